@@ -1,0 +1,55 @@
+"""`alphalab` command line: the composition root. Each subcommand lives in alphalab/commands/<name>.py and exposes
+`register(subparsers)`, which adds its parser with `set_defaults(func=handler)`; a handler returns the exit code."""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import os
+import sys
+
+from alphalab.errors import AlphalabError
+
+_COMMANDS = ("doctor", "agent", "run", "operator", "demo", "compare")
+
+
+def _defaults() -> None:
+    # Prefect telemetry fails offline and its ephemeral server needs longer than the default to start on 2 cores.
+    os.environ.setdefault("DO_NOT_TRACK", "1")
+    os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+    os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "60")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="alphalab", description="An autonomous research lab on Prefect.")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name in _COMMANDS:
+        try:
+            module = importlib.import_module(f"alphalab.commands.{name}")
+        except ModuleNotFoundError as e:
+            if e.name != f"alphalab.commands.{name}":
+                raise
+            continue
+        module.register(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    _defaults()
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "func", None):
+        parser.print_help()
+        return 0
+    try:
+        return int(args.func(args) or 0)
+    except AlphalabError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted; everything finished so far is saved in the workspace", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

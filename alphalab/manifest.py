@@ -1,0 +1,112 @@
+"""The adapter manifest (`manifest.yaml`): metrics, experiment structure, eval modes, search space.
+
+This schema is the contract between an adapter, its harness, Phase 3 and the baseline policies.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class Metric(_Strict):
+    name: str = Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")
+    direction: Literal["min", "max"]
+    primary: bool = False
+    description: str = ""
+
+
+class ExperimentSpec(_Strict):
+    """How one experiment is laid out and run.
+
+    Commands are format strings run with the experiment folder as working directory. Placeholders:
+    {python} (the interpreter), {workspace}, {harness} (the workspace's harness/), {exp_dir}, {mode}
+    (smoke|full), {seed}, {data} (the campaign's data path).
+    """
+
+    entry_point: str = Field(description="the file a Worker must produce that the harness runs, e.g. strategy.py")
+    required_files: list[str] = Field(min_length=1)
+    template_dir: str | None = Field(None, description="adapter-relative folder of jinja2 files the baseline Worker renders")
+    smoke_command: str
+    full_command: str
+    time_limit_s: float = Field(gt=0)
+    smoke_time_limit_s: float = Field(120.0, gt=0)
+    gpus_per_experiment: int = Field(1, ge=0)
+
+    @model_validator(mode="after")
+    def _entry_required(self) -> "ExperimentSpec":
+        if self.entry_point not in self.required_files:
+            raise ValueError(f"entry_point {self.entry_point!r} must be listed in required_files")
+        return self
+
+
+class SearchParam(_Strict):
+    name: str
+    type: Literal["categorical", "int", "float"]
+    choices: list[str | int | float | bool] | None = None
+    low: float | None = None
+    high: float | None = None
+    log: bool = False
+
+    @model_validator(mode="after")
+    def _shape(self) -> "SearchParam":
+        if self.type == "categorical" and not self.choices:
+            raise ValueError(f"categorical param {self.name!r} needs `choices`")
+        if self.type in ("int", "float"):
+            if self.low is None or self.high is None:
+                raise ValueError(f"{self.type} param {self.name!r} needs `low` and `high`")
+            if self.low > self.high:
+                raise ValueError(f"param {self.name!r}: low > high")
+        return self
+
+
+class SearchSpace(_Strict):
+    params: list[SearchParam] = Field(min_length=1)
+    # the reference configuration: the first experiment and the noise-floor measurement use it
+    reference: dict[str, str | int | float | bool] = Field(default_factory=dict)
+    # overrides applied by the baseline fix Worker after a failure (e.g. a smaller batch)
+    fallback: dict[str, str | int | float | bool] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _known(self) -> "SearchSpace":
+        names = {p.name for p in self.params}
+        for section in ("reference", "fallback"):
+            unknown = set(getattr(self, section)) - names
+            if unknown:
+                raise ValueError(f"{section} names unknown params: {sorted(unknown)}")
+        return self
+
+
+class Manifest(_Strict):
+    name: str
+    description: str = ""
+    metrics: list[Metric] = Field(min_length=1)
+    experiment: ExperimentSpec
+    eval_modes: list[Literal["smoke", "full"]] = Field(default_factory=lambda: ["smoke", "full"])
+    search_space: SearchSpace | None = None
+    exploration_script: str | None = Field(None, description="adapter-relative script the baseline Explorer runs")
+    harness: str | None = Field(None, description="name of a built-in trusted harness under harnesses/")
+    seasonality: int | None = None
+    options: dict[str, str | int | float | bool] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _one_primary(self) -> "Manifest":
+        primaries = [m.name for m in self.metrics if m.primary]
+        if len(primaries) != 1:
+            raise ValueError(f"exactly one metric must be primary (found {len(primaries)}: {primaries})")
+        return self
+
+    @property
+    def primary(self) -> Metric:
+        return next(m for m in self.metrics if m.primary)
+
+    def better(self, a: float, b: float | None) -> bool:
+        """True when metric value `a` beats `b` (None means no result yet)."""
+        if b is None:
+            return True
+        return a < b if self.primary.direction == "min" else a > b

@@ -1,0 +1,190 @@
+"""Anthropic Messages API with tool_use / tool_result blocks and prompt caching."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable
+from typing import Any
+
+import anthropic
+
+from alphalab.config import ModelSettings
+from alphalab.models.base import (
+    ImagePart,
+    Message,
+    ModelResponse,
+    ProviderError,
+    StopReason,
+    ToolCall,
+    ToolSpec,
+    Usage,
+)
+from alphalab.models.retry import ProviderIdentity, RetryPolicy, SdkErrors, call_with_retry, resolve_key
+
+EPHEMERAL = {"type": "ephemeral"}
+# the API allows 4 cache breakpoints; the system prompt takes one
+_MAX_MESSAGE_BREAKPOINTS = 3
+
+_STOP: dict[str, StopReason] = {
+    "end_turn": "end_turn",
+    "stop_sequence": "end_turn",
+    "tool_use": "tool_use",
+    "max_tokens": "max_tokens",
+    "model_context_window_exceeded": "max_tokens",
+}
+# the API's effort scale has no "minimal"
+_EFFORT = {"minimal": "low", "low": "low", "medium": "medium", "high": "high"}
+
+
+def _image_block(image: ImagePart) -> dict[str, Any]:
+    return {"type": "image", "source": {"type": "base64", "media_type": image.media_type, "data": image.data_b64}}
+
+
+def _text_blocks(text: str) -> list[dict[str, Any]]:
+    # the API rejects empty text blocks
+    return [{"type": "text", "text": text}] if text else []
+
+
+def _tool_input(arguments: str) -> dict[str, Any]:
+    try:
+        value = json.loads(arguments or "{}")
+    except ValueError:
+        value = None
+    # tool_use.input must be an object; keep malformed text visible rather than drop it
+    return value if isinstance(value, dict) else {"raw_arguments": arguments}
+
+
+def _blocks(m: Message) -> list[dict[str, Any]]:
+    if m.role == "tool":
+        content: Any = m.content
+        if m.images:
+            content = _text_blocks(m.content) + [_image_block(i) for i in m.images]
+        return [{"type": "tool_result", "tool_use_id": m.tool_call_id or "", "content": content, "is_error": m.is_error}]
+    if m.role == "assistant":
+        calls = [{"type": "tool_use", "id": c.id, "name": c.name, "input": _tool_input(c.arguments)} for c in m.tool_calls]
+        return _text_blocks(m.content) + calls or [{"type": "text", "text": "(no content)"}]
+    return _text_blocks(m.content) + [_image_block(i) for i in m.images] or [{"type": "text", "text": "(empty)"}]
+
+
+def to_wire(messages: list[Message]) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """Neutral messages to (system blocks, messages).
+
+    Tool results travel as user messages, and consecutive messages of one role are merged, so all
+    results of one assistant turn sit in the single user message the API requires after it.
+    The system prompt and the last block of each `cache=True` message (newest ones, within the
+    API's breakpoint limit) carry cache_control: that prefix is reused across turns and Workers.
+    """
+    system = [{"type": "text", "text": m.content} for m in messages if m.role == "system" and m.content]
+    if system:
+        system[-1]["cache_control"] = EPHEMERAL
+    wire: list[dict[str, Any]] = []
+    marked: list[dict[str, Any]] = []
+    for m in messages:
+        if m.role == "system":
+            continue
+        role = "assistant" if m.role == "assistant" else "user"
+        blocks = _blocks(m)
+        if m.cache:
+            marked.append(blocks[-1])
+        if wire and wire[-1]["role"] == role:
+            wire[-1]["content"].extend(blocks)
+        else:
+            wire.append({"role": role, "content": blocks})
+    for block in marked[-_MAX_MESSAGE_BREAKPOINTS:]:
+        block["cache_control"] = EPHEMERAL
+    return system, wire
+
+
+def tools_to_wire(tools: list[ToolSpec]) -> list[dict[str, Any]]:
+    return [{"name": t.name, "description": t.description, "input_schema": t.parameters} for t in tools]
+
+
+def usage_from_wire(usage: Any) -> Usage:
+    cache_read = usage.cache_read_input_tokens or 0
+    # cache writes are billed above the input rate; counting them as plain input slightly underestimates
+    cache_write = usage.cache_creation_input_tokens or 0
+    return Usage(
+        input_tokens=(usage.input_tokens or 0) + cache_read + cache_write,
+        cached_input_tokens=cache_read,
+        output_tokens=usage.output_tokens or 0,
+    )
+
+
+def response_from_wire(message: Any) -> ModelResponse:
+    texts: list[str] = []
+    calls: list[ToolCall] = []
+    for block in message.content:
+        if block.type == "text":
+            texts.append(block.text)
+        elif block.type == "tool_use":
+            raw = block.input
+            calls.append(ToolCall(id=block.id, name=block.name, arguments=raw if isinstance(raw, str) else json.dumps(raw)))
+    stop = "tool_use" if calls else _STOP.get(message.stop_reason or "", "other")
+    return ModelResponse(
+        text="\n".join(texts),
+        tool_calls=calls,
+        stop_reason=stop,
+        usage=usage_from_wire(message.usage),
+        model=message.model or "",
+    )
+
+
+class AnthropicModel:
+    """A Model speaking the Anthropic Messages API."""
+
+    provider = "anthropic"
+    supports_images = True
+
+    def __init__(
+        self,
+        settings: ModelSettings,
+        *,
+        retry: RetryPolicy | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        assert settings.model, "ModelSettings validation guarantees a model name"
+        self.settings = settings
+        self.name = f"{self.provider}:{settings.model}"
+        self.context_window = settings.context_window
+        self.retry = retry or RetryPolicy()
+        self._sleep = sleep
+        key_env = settings.default_key_env()
+        self._who = ProviderIdentity(self.provider, settings.model, key_env)
+        base_url = settings.base_url
+        if base_url is not None:
+            # the SDK appends /v1/messages itself
+            base_url = base_url.rstrip("/").removesuffix("/v1")
+        self._client = anthropic.Anthropic(
+            api_key=resolve_key(key_env, self.provider),
+            base_url=base_url,
+            max_retries=0,
+            timeout=self.retry.timeout_s,
+        )
+
+    def _request(self, messages: list[Message], tools: list[ToolSpec]) -> dict[str, Any]:
+        s = self.settings
+        system, wire = to_wire(messages)
+        body: dict[str, Any] = {"model": s.model, "max_tokens": s.max_output_tokens, "messages": wire}
+        if system:
+            body["system"] = system
+        if tools:
+            body["tools"] = tools_to_wire(tools)
+        if s.temperature is not None:
+            body["temperature"] = s.temperature
+        if s.reasoning_effort is not None:
+            body["output_config"] = {"effort": _EFFORT[s.reasoning_effort]}
+        return body
+
+    def complete(self, messages: list[Message], tools: list[ToolSpec]) -> ModelResponse:
+        body = self._request(messages, tools)
+        if not body["messages"]:
+            raise ProviderError(f"{self.provider}: model {self.settings.model} needs at least one non-system message")
+        message = call_with_retry(
+            lambda: self._client.messages.create(**body),
+            who=self._who,
+            errors=SdkErrors(anthropic.APIStatusError, anthropic.APIConnectionError),
+            policy=self.retry,
+            sleep=self._sleep,
+        )
+        return response_from_wire(message)

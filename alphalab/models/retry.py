@@ -1,0 +1,152 @@
+"""One retry loop and one error vocabulary for every provider.
+
+The SDKs' own retries are switched off (max_retries=0) so that waits, attempt counts and the
+final error are ours: testable, logged, and the same for OpenAI and Anthropic.
+"""
+
+from __future__ import annotations
+
+import email.utils
+import logging
+import os
+import random
+import time
+from collections.abc import Callable, Mapping
+from datetime import datetime, timezone
+from typing import NamedTuple, TypeVar
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from alphalab.models.base import ProviderError, TransientProviderError
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+# 408 timeout, 409 conflict (lock contention), 429 rate limit: the same request can succeed later.
+_RETRIABLE_4XX = {408, 409, 429}
+_AUTH = {401, 403}
+
+
+class RetryPolicy(BaseModel):
+    """How long a provider call keeps trying before it gives up."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    attempts: int = Field(5, ge=1, description="total tries, the first one included")
+    base_delay_s: float = Field(2.0, ge=0, description="first backoff; doubles each retry")
+    max_delay_s: float = Field(60.0, ge=0, description="cap on one wait, Retry-After included")
+    timeout_s: float = Field(600.0, gt=0, description="per-request timeout handed to the SDK")
+
+
+class ProviderIdentity(NamedTuple):
+    """What an error message names so the user knows what to fix."""
+
+    provider: str
+    model: str
+    key_env: str | None
+
+
+class SdkErrors(NamedTuple):
+    """The SDK's exception classes: HTTP status errors and transport (connection, timeout) errors."""
+
+    status: type[Exception]
+    connection: type[Exception]
+
+
+def parse_retry_after(headers: Mapping[str, str], now: datetime | None = None) -> float | None:
+    """Seconds the server asks us to wait: `retry-after-ms`, or `retry-after` as seconds or an HTTP date."""
+    ms = headers.get("retry-after-ms")
+    if ms is not None:
+        try:
+            return max(0.0, float(ms) / 1000)
+        except ValueError:
+            pass
+    value = headers.get("retry-after")
+    if value is None:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=timezone.utc)
+    now = now or datetime.now(timezone.utc)
+    return max(0.0, (when - now).total_seconds())
+
+
+def _backoff(policy: RetryPolicy, retry_index: int) -> float:
+    # full jitter keeps concurrent Workers from retrying in lockstep
+    return min(policy.max_delay_s, policy.base_delay_s * 2**retry_index * (0.5 + random.random() / 2))
+
+
+def _key_hint(who: ProviderIdentity) -> str:
+    return f"check {who.key_env}" if who.key_env else "check the server's API key (models.*.api_key_env)"
+
+
+def _detail(exc: Exception) -> str:
+    return str(getattr(exc, "message", None) or exc)[:500]
+
+
+def resolve_key(env_var: str | None, provider: str, default: str | None = None) -> str:
+    """The API key from its env var; a ProviderError naming that variable when it is unset."""
+    key = os.environ.get(env_var) if env_var else None
+    if key:
+        return key
+    if default is not None:
+        return default
+    raise ProviderError(f"{provider}: no API key: set the environment variable {env_var}")
+
+
+def permanent_error(who: ProviderIdentity, status: int, exc: Exception) -> ProviderError:
+    """The error for a status that retrying cannot fix, phrased as what the user should check."""
+    prefix = f"{who.provider}: "
+    if status in _AUTH:
+        what = "authentication failed" if status == 401 else "permission denied"
+        return ProviderError(
+            f"{prefix}{what} for model {who.model} (HTTP {status}): {_key_hint(who)}. {_detail(exc)}"
+        )
+    return ProviderError(
+        f"{prefix}request rejected for model {who.model} (HTTP {status}): {_detail(exc)} "
+        f"(check the model name, the settings sent with it, and {who.key_env or 'the server URL'})"
+    )
+
+
+def call_with_retry(
+    call: Callable[[], T],
+    *,
+    who: ProviderIdentity,
+    errors: SdkErrors,
+    policy: RetryPolicy,
+    sleep: Callable[[float], None] = time.sleep,
+) -> T:
+    """Run `call`, retrying transient failures with backoff; translate SDK errors to ProviderError."""
+    last = ""
+    for attempt in range(1, policy.attempts + 1):
+        try:
+            return call()
+        except errors.status as exc:
+            status = int(getattr(exc, "status_code", 0))
+            if not (status in _RETRIABLE_4XX or status >= 500):
+                raise permanent_error(who, status, exc) from exc
+            last = f"HTTP {status}: {_detail(exc)}"
+            response = getattr(exc, "response", None)
+            hinted = parse_retry_after(response.headers) if response is not None else None
+        except errors.connection as exc:
+            last = f"{type(exc).__name__}: {_detail(exc)}"
+            hinted = None
+        if attempt == policy.attempts:
+            break
+        wait = min(policy.max_delay_s, hinted) if hinted is not None else _backoff(policy, attempt - 1)
+        log.warning(
+            "%s: %s on model %s; retry %d/%d in %.2f s",
+            who.provider, last, who.model, attempt, policy.attempts - 1, wait,
+        )
+        sleep(wait)
+    raise TransientProviderError(
+        f"{who.provider}: gave up on model {who.model} after {policy.attempts} attempts; last error: {last}"
+    )

@@ -1,0 +1,259 @@
+"""Run a command for an agent or an experiment: its own process group, a timeout that kills the whole group,
+secrets stripped from the environment, output streamed to a log and truncated head+tail, and optionally
+bubblewrap isolation (read-only root, writable workspace, private /tmp, no network, cleared environment).
+"""
+
+from __future__ import annotations
+
+import codecs
+import functools
+import glob
+import os
+import re
+import shutil
+import signal
+import subprocess
+import threading
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+from pydantic import BaseModel
+
+from alphalab.config import SandboxConfig
+from alphalab.errors import SandboxUnavailable
+
+__all__ = [
+    "CommandResult",
+    "SandboxUnavailable",
+    "require_bwrap",
+    "run_command",
+    "strip_secrets",
+    "truncate_middle",
+]
+
+_SECRET_NAME = re.compile(r"KEY|TOKEN|SECRET|PASSWORD", re.IGNORECASE)
+_KILL_GRACE_S = 2.0
+_BWRAP_INSTALL_HINT = (
+    "sandbox mode 'bwrap' needs bubblewrap: install it with `apt-get install -y bubblewrap` (Debian/Ubuntu), "
+    "`dnf install bubblewrap` (Fedora/RHEL) or `pacman -S bubblewrap` (Arch), or set `sandbox.mode: none`"
+)
+
+
+class CommandResult(BaseModel):
+    returncode: int
+    output: str  # stdout and stderr interleaved as produced; head+tail when truncated
+    timed_out: bool = False
+    wall_seconds: float = 0.0
+    killed: bool = False  # the process group had to be signalled (timeout)
+
+
+def strip_secrets(env: dict[str, str]) -> dict[str, str]:
+    """Drop every variable whose name contains KEY, TOKEN, SECRET or PASSWORD."""
+    return {k: v for k, v in env.items() if not _SECRET_NAME.search(k)}
+
+
+def truncate_middle(text: str, limit: int | None) -> str:
+    """Keep the head and the tail of `text` within about `limit` chars, with a note saying what was cut."""
+    if limit is None or len(text) <= limit:
+        return text
+    half = max(limit // 2, 1)
+    return _truncated(text[:half], text[-half:], len(text) - 2 * half)
+
+
+def _truncated(head: str, tail: str, dropped: int) -> str:
+    return f"{head}\n[... {dropped} characters truncated; showing head and tail ...]\n{tail}"
+
+
+@functools.cache
+def _bwrap_check(path: str) -> str | None:
+    probe = subprocess.run(
+        [path, "--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc", "--unshare-net", "--unshare-pid", "true"],
+        capture_output=True, text=True, timeout=30,
+    )
+    return None if probe.returncode == 0 else probe.stderr.strip() or f"exit code {probe.returncode}"
+
+
+def require_bwrap() -> str:
+    """Return the bwrap executable, or raise SandboxUnavailable saying how to install or enable it."""
+    path = shutil.which("bwrap")
+    if path is None:
+        raise SandboxUnavailable(_BWRAP_INSTALL_HINT)
+    problem = _bwrap_check(path)
+    if problem is not None:
+        raise SandboxUnavailable(
+            f"bubblewrap is installed but cannot create a sandbox here ({problem}); "
+            "unprivileged user namespaces may be disabled (sysctl kernel.unprivileged_userns_clone=1), "
+            "or set `sandbox.mode: none`"
+        )
+    return path
+
+
+class _Capture:
+    """Reads a pipe to EOF: appends to the log as it streams and keeps head+tail within `limit` chars."""
+
+    def __init__(self, fd: int, limit: int | None, log_path: Path | None):
+        self._fd = fd
+        self._limit = limit
+        self._log = open(log_path, "a", encoding="utf-8") if log_path is not None else None
+        self._head: list[str] = []
+        self._head_len = 0
+        self._tail = ""
+        self._total = 0
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+
+    def _keep(self, chunk: str) -> None:
+        self._total += len(chunk)
+        if self._limit is None:
+            self._head.append(chunk)
+            return
+        half = max(self._limit // 2, 1)
+        room = half - self._head_len
+        if room > 0:
+            self._head.append(chunk[:room])
+            self._head_len += len(chunk[:room])
+            chunk = chunk[room:]
+        if chunk:
+            self._tail = (self._tail + chunk)[-max(self._limit - half, 1):]
+
+    def _run(self) -> None:
+        decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
+        try:
+            while data := os.read(self._fd, 65536):
+                text = decoder.decode(data)
+                self._keep(text)
+                if self._log is not None:
+                    self._log.write(text)
+                    self._log.flush()
+            self._keep(decoder.decode(b"", final=True))
+        finally:
+            os.close(self._fd)
+            if self._log is not None:
+                self._log.close()
+
+    def result(self, timeout: float) -> str:
+        self._thread.join(timeout)
+        head = "".join(self._head)
+        if self._limit is None or self._total <= self._limit:
+            return head + self._tail
+        return _truncated(head, self._tail, self._total - len(head) - len(self._tail))
+
+
+def _bwrap_argv(
+    bwrap: str, argv: list[str], *, cwd: Path, allow_network: bool, writable: Sequence[Path],
+    readable: Sequence[Path], hidden: Sequence[Path], env: dict[str, str],
+) -> list[str]:
+    # Order matters: later mounts cover earlier ones (a private /tmp first, then paths that may live under /tmp,
+    # then empty tmpfs over hidden paths inside the writable ones).
+    out = [bwrap, "--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc", "--tmpfs", "/tmp"]
+    for dev in sorted(glob.glob("/dev/nvidia*")) + sorted(glob.glob("/dev/dri")):
+        out += ["--dev-bind", dev, dev]
+    for p in readable:
+        if Path(p).exists():
+            out += ["--ro-bind", str(Path(p).resolve()), str(Path(p).resolve())]
+    for p in [cwd, *writable]:
+        out += ["--bind", str(Path(p).resolve()), str(Path(p).resolve())]
+    for p in hidden:
+        if Path(p).exists():
+            out += ["--tmpfs", str(Path(p).resolve())]
+    if not allow_network:
+        out.append("--unshare-net")
+    # a pid namespace makes the kernel kill every process in the sandbox when its init dies
+    out += ["--unshare-pid", "--die-with-parent", "--new-session", "--clearenv"]
+    for k, v in env.items():
+        out += ["--setenv", k, v]
+    out += ["--chdir", str(cwd.resolve()), "--", *argv]
+    return out
+
+
+def _sandbox_env(extra: dict[str, str]) -> dict[str, str]:
+    base = {
+        "PATH": os.environ.get("PATH", "/usr/local/bin:/usr/bin:/bin"),
+        "HOME": "/tmp",
+        "LANG": os.environ.get("LANG", "C.UTF-8"),
+    }
+    return strip_secrets(base | extra)
+
+
+def _kill_group(proc: subprocess.Popen, pgid: int) -> None:
+    try:
+        os.killpg(pgid, signal.SIGTERM)
+    except ProcessLookupError:
+        return
+    try:
+        proc.wait(_KILL_GRACE_S)
+    except subprocess.TimeoutExpired:
+        pass
+    try:
+        os.killpg(pgid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+    proc.wait()
+
+
+def run_command(
+    cmd: str | list[str],
+    *,
+    cwd: Path,
+    timeout_s: float,
+    sandbox: SandboxConfig | None = None,
+    writable: Sequence[Path] = (),
+    readable: Sequence[Path] = (),
+    hidden: Sequence[Path] = (),
+    env: dict | None = None,
+    output_chars: int | None = None,
+    log_path: Path | None = None,
+) -> CommandResult:
+    """Run `cmd` (a shell string for bash, or an argv list) in `cwd`; never raises for the command's own failure.
+
+    Background processes the command leaves behind are killed when it exits, so nothing outlives a call.
+    """
+    cwd = Path(cwd)
+    argv = ["bash", "-c", cmd] if isinstance(cmd, str) else [str(a) for a in cmd]
+    extra = {str(k): str(v) for k, v in (env or {}).items()}
+    if sandbox is not None and sandbox.mode == "bwrap":
+        argv = _bwrap_argv(
+            require_bwrap(), argv, cwd=cwd, allow_network=sandbox.allow_network, writable=writable,
+            readable=readable, hidden=hidden, env=_sandbox_env(extra),
+        )
+        proc_env = _sandbox_env({})
+    else:
+        proc_env = strip_secrets(dict(os.environ) | extra)
+    if log_path is not None:
+        Path(log_path).parent.mkdir(parents=True, exist_ok=True)
+
+    start = time.monotonic()
+    read_fd, write_fd = os.pipe()
+    try:
+        proc = subprocess.Popen(
+            argv, cwd=cwd, env=proc_env, stdin=subprocess.DEVNULL, stdout=write_fd, stderr=write_fd,
+            start_new_session=True,
+        )
+    except OSError as e:
+        os.close(read_fd)
+        os.close(write_fd)
+        return CommandResult(returncode=127, output=f"could not start command: {e}", wall_seconds=0.0)
+    os.close(write_fd)
+    capture = _Capture(read_fd, output_chars, Path(log_path) if log_path is not None else None)
+    timed_out = False
+    try:
+        proc.wait(timeout_s)
+    except subprocess.TimeoutExpired:
+        timed_out = True
+        _kill_group(proc, proc.pid)
+    except BaseException:
+        _kill_group(proc, proc.pid)
+        raise
+    else:
+        try:  # leftovers of a finished command would hold the pipe open
+            os.killpg(proc.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+    output = capture.result(timeout=5.0)
+    if timed_out:
+        output += f"\n[command timed out after {timeout_s:g} s; its process group was killed]"
+    return CommandResult(
+        returncode=proc.returncode, output=output, timed_out=timed_out,
+        wall_seconds=round(time.monotonic() - start, 3), killed=timed_out,
+    )

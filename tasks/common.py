@@ -1,0 +1,32 @@
+"""Options every role task shares: retry only transient provider errors, persist results, cache on inputs + source."""
+
+from __future__ import annotations
+
+from prefect import Task
+from prefect.cache_policies import INPUTS, TASK_SOURCE
+from prefect.client.schemas.objects import TaskRun
+from prefect.states import State
+
+from alphalab.models.base import TransientProviderError
+
+ROLE_CACHE = INPUTS + TASK_SOURCE
+
+
+def retry_transient_only(task: Task, task_run: TaskRun, state: State) -> bool:
+    """A deterministic failure (bad output, failed validation) is not retried: only rate limits, 5xx and timeouts."""
+    try:
+        state.result()
+    except TransientProviderError:
+        return True
+    except Exception:
+        return False
+    return False
+
+
+ROLE_TASK_OPTIONS = dict(
+    retries=3,
+    retry_delay_seconds=[10, 60, 180],
+    retry_condition_fn=retry_transient_only,
+    persist_result=True,
+    cache_policy=ROLE_CACHE,
+)

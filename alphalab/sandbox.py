@@ -208,6 +208,7 @@ def run_command(
     """Run `cmd` (a shell string for bash, or an argv list) in `cwd`; never raises for the command's own failure.
 
     Background processes the command leaves behind are killed when it exits, so nothing outlives a call.
+    `readable`, `writable` and `hidden` shape the bwrap mounts; without bwrap only the environment is restricted.
     """
     cwd = Path(cwd)
     argv = ["bash", "-c", cmd] if isinstance(cmd, str) else [str(a) for a in cmd]

@@ -161,3 +161,15 @@ def test_missing_bwrap_says_how_to_install(monkeypatch, tmp_path):
         require_bwrap()
     with pytest.raises(SandboxUnavailable):
         run_command("true", cwd=tmp_path, timeout_s=5, sandbox=BWRAP)
+
+
+@needs_bwrap
+def test_bwrap_mounts_extra_paths_readable_or_writable(tmp_path):
+    ws, data, out = tmp_path / "ws", tmp_path / "data", tmp_path / "out"
+    for d in (ws, data, out):
+        d.mkdir()
+    (data / "train.csv").write_text("a,b\n")
+    res = run_command(f"cat {data}/train.csv; echo x > {data}/new.csv; echo y > {out}/r.txt; ls {tmp_path}",
+                      cwd=ws, timeout_s=20, sandbox=BWRAP, readable=[data], writable=[out])
+    assert "a,b" in res.output and "Read-only file system" in res.output
+    assert not (data / "new.csv").exists() and (out / "r.txt").read_text() == "y\n"

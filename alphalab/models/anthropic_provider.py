@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import time
 from collections.abc import Callable
 from typing import Any
@@ -21,6 +22,8 @@ from alphalab.models.base import (
     Usage,
 )
 from alphalab.models.retry import ProviderIdentity, RetryPolicy, SdkErrors, call_with_retry, resolve_key
+
+log = logging.getLogger(__name__)
 
 EPHEMERAL = {"type": "ephemeral"}
 # the API allows 4 cache breakpoints; the system prompt takes one
@@ -56,15 +59,18 @@ def _tool_input(arguments: str) -> dict[str, Any]:
 
 
 def _blocks(m: Message) -> list[dict[str, Any]]:
+    images = [_image_block(i) for i in m.images]
     if m.role == "tool":
-        content: Any = m.content
-        if m.images:
-            content = _text_blocks(m.content) + [_image_block(i) for i in m.images]
-        return [{"type": "tool_result", "tool_use_id": m.tool_call_id or "", "content": content, "is_error": m.is_error}]
+        content: Any = _text_blocks(m.content) + images if images else m.content
+        result = {"type": "tool_result", "tool_use_id": m.tool_call_id or "", "content": content}
+        return [{**result, "is_error": m.is_error}]
     if m.role == "assistant":
-        calls = [{"type": "tool_use", "id": c.id, "name": c.name, "input": _tool_input(c.arguments)} for c in m.tool_calls]
+        calls = [
+            {"type": "tool_use", "id": c.id, "name": c.name, "input": _tool_input(c.arguments)}
+            for c in m.tool_calls
+        ]
         return _text_blocks(m.content) + calls or [{"type": "text", "text": "(no content)"}]
-    return _text_blocks(m.content) + [_image_block(i) for i in m.images] or [{"type": "text", "text": "(empty)"}]
+    return _text_blocks(m.content) + images or [{"type": "text", "text": "(empty)"}]
 
 
 def to_wire(messages: list[Message]) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
@@ -118,8 +124,9 @@ def response_from_wire(message: Any) -> ModelResponse:
         if block.type == "text":
             texts.append(block.text)
         elif block.type == "tool_use":
-            raw = block.input
-            calls.append(ToolCall(id=block.id, name=block.name, arguments=raw if isinstance(raw, str) else json.dumps(raw)))
+            raw = block.input  # a str here is malformed input: pass it on for the agent loop to report
+            arguments = raw if isinstance(raw, str) else json.dumps(raw)
+            calls.append(ToolCall(id=block.id, name=block.name, arguments=arguments))
     stop = "tool_use" if calls else _STOP.get(message.stop_reason or "", "other")
     return ModelResponse(
         text="\n".join(texts),
@@ -151,6 +158,12 @@ class AnthropicModel:
         self._sleep = sleep
         key_env = settings.default_key_env()
         self._who = ProviderIdentity(self.provider, settings.model, key_env)
+        if settings.temperature is not None:
+            # SDK 2.x speaks API version 2026-10-21, which rejects sampling parameters with HTTP 400
+            log.warning(
+                "anthropic: ignoring temperature=%s for %s (not accepted by the API)",
+                settings.temperature, settings.model,
+            )
         base_url = settings.base_url
         if base_url is not None:
             # the SDK appends /v1/messages itself
@@ -170,8 +183,6 @@ class AnthropicModel:
             body["system"] = system
         if tools:
             body["tools"] = tools_to_wire(tools)
-        if s.temperature is not None:
-            body["temperature"] = s.temperature
         if s.reasoning_effort is not None:
             body["output_config"] = {"effort": _EFFORT[s.reasoning_effort]}
         return body

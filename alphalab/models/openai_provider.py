@@ -58,8 +58,9 @@ def to_wire(messages: list[Message]) -> list[dict[str, Any]]:
         elif m.role == "user":
             wire.append(_user(m.content, m.images))
         elif m.role == "assistant":
-            out: dict[str, Any] = {"role": "assistant", "content": m.content or None}
+            out: dict[str, Any] = {"role": "assistant", "content": m.content}
             if m.tool_calls:
+                out["content"] = m.content or None  # null, as the API itself returns it beside tool calls
                 out["tool_calls"] = [
                     {"id": c.id, "type": "function", "function": {"name": c.name, "arguments": c.arguments}}
                     for c in m.tool_calls

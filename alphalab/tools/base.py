@@ -49,6 +49,9 @@ class ToolContext:
     extras: dict[str, Any] = field(default_factory=dict)
     # set by the agent loop so spawn_agent can run a child inside the parent's budget
     agent: Any = None
+    web_search: Any = None  # alphalab.config.WebSearchConfig; None means web search is not configured
+    # paths inside the workspace that shell commands must not see under bwrap (e.g. harness-only data)
+    hidden: list[Path] = field(default_factory=list)
 
 
 class Tool:

@@ -1,0 +1,330 @@
+"""The tool-calling loop every LLM role runs.
+
+One step = one model call plus the tool calls it asked for. The loop ends when a terminal tool raises `Finished`,
+or gracefully at a limit (steps, tokens, USD, wall time) with the reason. Bad tool calls (unknown tool, invalid
+JSON, schema violations, a tool's own failure) go back to the model as tool errors. The trajectory is appended as
+one JSONL line per step as it goes, so a crash or a kill loses at most the step in flight. When the estimated
+context passes `compact_at_fraction` of the model's window, old tool outputs are replaced by a short deterministic
+summary (no model call: compaction must not spend budget or fail).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import time
+from collections.abc import Callable
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, Field
+
+from alphalab.config import AgentLimits
+from alphalab.models.base import Message, Model, ModelResponse, ProviderError, ToolCall, Usage
+from alphalab.sandbox import truncate_middle
+from alphalab.tools.base import Finished, Tool, ToolContext, ToolError, ToolResult
+
+# tool outputs of the most recent steps stay verbatim through compaction: the model is working with them
+KEEP_RECENT_TOOL_OUTPUTS = 4
+# old tool-call arguments above this size (file contents written, long scripts) are compacted too
+COMPACT_ARGUMENT_CHARS = 2000
+SUMMARY_CHARS = 240
+# a message of images costs roughly this many tokens in provider accounting
+IMAGE_TOKENS = 1500
+MAX_NUDGES = 3
+MAX_SPAWN_DEPTH = 2
+
+
+class AgentResult(BaseModel):
+    finished: bool
+    payload: Any = None
+    # finished | max_steps | max_tokens | max_usd | max_wall_seconds | no_tool_call | provider_error: ...
+    reason: str
+    usage: Usage = Usage()  # this agent's calls plus those of the sub-agents it spawned
+    cost_usd: float = 0.0
+    steps: int = 0
+    final_text: str = ""
+
+
+class ToolOutcome(BaseModel):
+    call_id: str
+    name: str
+    output: str  # as the model saw it, after truncation
+    is_error: bool = False
+    images: int = 0
+
+
+class TrajectoryStep(BaseModel):
+    kind: str = "step"  # "step" per model call, one "end" line when the loop stops
+    step: int
+    time: datetime = Field(default_factory=lambda: datetime.now(timezone.utc))
+    agent: str
+    # messages added to the conversation in this step (the first step also carries system and task)
+    messages: list[dict[str, Any]] = Field(default_factory=list)
+    tools: list[ToolOutcome] = Field(default_factory=list)
+    usage: Usage = Usage()
+    cost_usd: float = 0.0
+    total_usage: Usage = Usage()
+    total_cost_usd: float = 0.0
+    compacted: int = 0  # tool outputs replaced by a summary before this step's model call
+    result: AgentResult | None = None
+
+
+class _Budget:
+    """Tokens, dollars and the wall-clock deadline, shared by an agent and every sub-agent it spawns."""
+
+    def __init__(self, limits: AgentLimits):
+        self.limits = limits
+        self.started = time.monotonic()
+        self.usage = Usage()
+        self.cost_usd = 0.0
+
+    def charge(self, usage: Usage, cost_usd: float) -> None:
+        self.usage = self.usage + usage
+        self.cost_usd += cost_usd
+
+    def seconds_left(self) -> float:
+        return self.limits.max_wall_seconds - (time.monotonic() - self.started)
+
+    def exceeded(self) -> str | None:
+        if self.usage.total >= self.limits.max_tokens:
+            return "max_tokens"
+        if self.cost_usd >= self.limits.max_usd:
+            return "max_usd"
+        if time.monotonic() - self.started >= self.limits.max_wall_seconds:
+            return "max_wall_seconds"
+        return None
+
+
+def _price(model_name: str, usage: Usage) -> float:
+    from alphalab.cost import PriceTable
+
+    return PriceTable().cost(model_name, usage).usd
+
+
+def _message_record(m: Message) -> dict[str, Any]:
+    # image bytes would bloat the trajectory; their count is enough to replay what happened
+    return m.model_dump(exclude={"images"}, exclude_defaults=True) | ({"images": len(m.images)} if m.images else {})
+
+
+def estimate_tokens(messages: list[Message]) -> int:
+    """About 4 characters per token, plus a flat cost per image: good enough to decide when to compact."""
+    chars = sum(len(m.content) + sum(len(c.arguments) + len(c.name) for c in m.tool_calls) for m in messages)
+    return chars // 4 + IMAGE_TOKENS * sum(len(m.images) for m in messages)
+
+
+def _summary(text: str) -> str:
+    first = " ".join(text.split())[:SUMMARY_CHARS]
+    return f"[compacted to save context: {len(text)} characters; it began: {first}]"
+
+
+def compact(messages: list[Message], keep_recent: int = KEEP_RECENT_TOOL_OUTPUTS) -> int:
+    """Replace old tool outputs (and huge old tool-call arguments) by a summary, in place; return how many.
+
+    The conversation keeps its shape (every tool call keeps its result), so every provider still accepts it.
+    """
+    tool_idx = [i for i, m in enumerate(messages) if m.role == "tool"]
+    if len(tool_idx) <= keep_recent:
+        return 0
+    keep_from = tool_idx[-keep_recent] if keep_recent else len(messages)
+    count = 0
+    for i, m in enumerate(messages[:keep_from]):
+        if m.role == "tool" and not m.content.startswith("[compacted"):
+            messages[i] = m.model_copy(update={"content": _summary(m.content), "images": []})
+            count += 1
+        elif m.role == "assistant" and any(len(c.arguments) > COMPACT_ARGUMENT_CHARS for c in m.tool_calls):
+            calls = [
+                c.model_copy(update={"arguments": json.dumps({"_compacted": _summary(c.arguments)})})
+                if len(c.arguments) > COMPACT_ARGUMENT_CHARS else c
+                for c in m.tool_calls
+            ]
+            messages[i] = m.model_copy(update={"tool_calls": calls})
+    return count
+
+
+def _describe_call(call: ToolCall, outcome: ToolOutcome) -> str:
+    args = " ".join(call.arguments.split())
+    first = " ".join(outcome.output.split())
+    status = "ERROR " if outcome.is_error else ""
+    return f"{call.name}({args[:80]}) -> {status}{first[:80]}"
+
+
+class Agent:
+    def __init__(
+        self,
+        model: Model,
+        tools: list[Tool],
+        ctx: ToolContext,
+        limits: AgentLimits,
+        trajectory_path: Path,
+        on_step: Callable[[str], None] | None = None,
+        ledger: Any = None,  # alphalab.cost.UsageLedger
+        *,
+        role: str = "agent",
+        phase: str = "",
+        _budget: _Budget | None = None,
+        _depth: int = 0,
+    ):
+        self.model = model
+        self.tools = {t.name: t for t in tools}
+        self.limits = limits
+        self.trajectory_path = Path(trajectory_path)
+        self.on_step = on_step or (lambda line: None)
+        self.ledger = ledger
+        self.role = role
+        self.phase = phase
+        self.budget = _budget or _Budget(limits)
+        self.depth = _depth
+        self.ctx = dataclasses.replace(ctx, agent=self)
+        self.usage = Usage()
+        self.cost_usd = 0.0
+        self.messages: list[Message] = []
+        self._children = 0
+
+    @property
+    def label(self) -> str:
+        return self.role if self.depth == 0 else f"{self.role}/sub{self.depth}"
+
+    # --- sub-agents -------------------------------------------------------------------------------------------
+    def spawn(self, system: str, task: str) -> AgentResult:
+        """Run a child with its own context, this agent's non-terminal tools, and the shared budget."""
+        if self.depth >= MAX_SPAWN_DEPTH:
+            raise ToolError(f"sub-agents may not spawn deeper than {MAX_SPAWN_DEPTH} levels; do the work yourself")
+        self._children += 1
+        stem = self.trajectory_path.stem
+        child = Agent(
+            self.model,
+            [t for t in self.tools.values() if not t.terminal],
+            self.ctx,
+            self.limits,
+            self.trajectory_path.with_name(f"{stem}.sub{self._children}.jsonl"),
+            on_step=self.on_step,
+            ledger=self.ledger,
+            role=self.role,
+            phase=self.phase,
+            _budget=self.budget,
+            _depth=self.depth + 1,
+        )
+        result = child.run(system, task)
+        # the child already charged the shared budget; this agent's own tally reports what it caused
+        self.usage = self.usage + result.usage
+        self.cost_usd += result.cost_usd
+        return result
+
+    # --- the loop ---------------------------------------------------------------------------------------------
+    def run(self, system: str, task: str) -> AgentResult:
+        self.trajectory_path.parent.mkdir(parents=True, exist_ok=True)
+        self.messages = [Message(role="system", content=system, cache=True), Message(role="user", content=task)]
+        written = 0  # messages already recorded in the trajectory
+        shell_timeout = self.ctx.shell_timeout_s
+        steps = 0
+        nudges = 0
+        final_text = ""
+        while True:
+            reason = "max_steps" if steps >= self.limits.max_steps else self.budget.exceeded()
+            if reason is not None:
+                return self._end(AgentResult(finished=False, reason=reason, steps=steps, final_text=final_text))
+            compacted = 0
+            if estimate_tokens(self.messages) > self.limits.compact_at_fraction * self.model.context_window:
+                compacted = compact(self.messages)
+            steps += 1
+            try:
+                response = self.model.complete(self.messages, [t.spec for t in self.tools.values()])
+            except ProviderError as e:
+                # transient errors propagate so the caller (a Prefect task) may retry; the trajectory says why
+                self._end(AgentResult(finished=False, reason=f"provider_error: {e}", steps=steps,
+                                      final_text=final_text))
+                raise
+            cost = self._charge(response)
+            self.messages.append(Message(role="assistant", content=response.text, tool_calls=response.tool_calls))
+            final_text = response.text or final_text
+            outcomes: list[ToolOutcome] = []
+            finished: Finished | None = None
+            if response.tool_calls:
+                nudges = 0
+                # a command may not run past the agent's wall-clock limit
+                self.ctx.shell_timeout_s = max(1.0, min(shell_timeout, self.budget.seconds_left()))
+            for call in response.tool_calls:
+                finished = self._call(call, outcomes)
+                if finished is not None:
+                    break
+            result: AgentResult | None = None
+            if finished is not None:
+                result = AgentResult(finished=True, payload=finished.payload, reason="finished", steps=steps,
+                                     final_text=final_text)
+            elif not response.tool_calls:
+                terminal = [t.name for t in self.tools.values() if t.terminal]
+                if not terminal:  # a sub-agent answers in prose: that answer is its result
+                    result = AgentResult(finished=True, payload=response.text, reason="finished", steps=steps,
+                                         final_text=final_text)
+                elif nudges >= MAX_NUDGES:
+                    result = AgentResult(finished=False, reason="no_tool_call", steps=steps, final_text=final_text)
+                else:
+                    nudges += 1
+                    self.messages.append(Message(
+                        role="user",
+                        content=f"Continue with tool calls. When the work is done, call {' or '.join(terminal)}.",
+                    ))
+            self._write(TrajectoryStep(
+                step=steps, agent=self.label, messages=[_message_record(m) for m in self.messages[written:]],
+                tools=outcomes, usage=response.usage, cost_usd=cost, total_usage=self.budget.usage,
+                total_cost_usd=self.budget.cost_usd, compacted=compacted,
+            ))
+            written = len(self.messages)
+            self._report_step(steps, response, outcomes, compacted)
+            if result is not None:
+                return self._end(result)
+
+    def _charge(self, response: ModelResponse) -> float:
+        name = response.model if ":" in (response.model or "") else self.model.name
+        if self.ledger is not None:
+            cost = self.ledger.record(self.role, self.phase, name, response.usage)
+        else:
+            cost = _price(name, response.usage)
+        self.usage = self.usage + response.usage
+        self.cost_usd += cost
+        self.budget.charge(response.usage, cost)
+        return cost
+
+    def _call(self, call: ToolCall, outcomes: list[ToolOutcome]) -> Finished | None:
+        tool = self.tools.get(call.name)
+        try:
+            if tool is None:
+                raise ToolError(f"unknown tool {call.name!r}; available tools: {', '.join(sorted(self.tools))}")
+            result = tool(self.ctx, call.arguments)
+        except Finished as f:
+            outcomes.append(ToolOutcome(call_id=call.id, name=call.name, output=str(f.payload)[:SUMMARY_CHARS]))
+            return f
+        except ToolError as e:
+            result = ToolResult(text=f"error: {e}", is_error=True)
+        except Exception as e:  # a broken tool must not end the run: the model can try another way
+            result = ToolResult(text=f"error: tool {call.name} failed: {type(e).__name__}: {e}", is_error=True)
+        text = truncate_middle(result.text, self.limits.tool_output_chars)
+        images = result.images if self.model.supports_images else []
+        self.messages.append(Message(role="tool", content=text, tool_call_id=call.id, name=call.name,
+                                     images=images, is_error=result.is_error))
+        outcomes.append(ToolOutcome(call_id=call.id, name=call.name, output=text, is_error=result.is_error,
+                                    images=len(images)))
+        return None
+
+    def _report_step(self, step: int, response: ModelResponse, outcomes: list[ToolOutcome], compacted: int) -> None:
+        calls = {c.id: c for c in response.tool_calls}
+        parts = [_describe_call(calls[o.call_id], o) for o in outcomes if o.call_id in calls]
+        if not parts:
+            parts = [f"says: {' '.join(response.text.split())[:160]}"]
+        note = f" [compacted {compacted} old outputs]" if compacted else ""
+        self.on_step(f"[{self.label}] step {step}: " + "; ".join(parts) + note
+                     + f" (${self.budget.cost_usd:.4f}, {self.budget.usage.total} tokens)")
+
+    def _end(self, result: AgentResult) -> AgentResult:
+        result = result.model_copy(update={"usage": self.usage, "cost_usd": self.cost_usd})
+        self._write(TrajectoryStep(kind="end", step=result.steps, agent=self.label, total_usage=self.budget.usage,
+                                   total_cost_usd=self.budget.cost_usd, result=result))
+        if result.reason != "finished":
+            self.on_step(f"[{self.label}] stopped: {result.reason} after {result.steps} steps")
+        return result
+
+    def _write(self, record: TrajectoryStep) -> None:
+        with self.trajectory_path.open("a", encoding="utf-8") as f:
+            f.write(record.model_dump_json(exclude_none=True, fallback=str) + "\n")

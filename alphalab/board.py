@@ -1,0 +1,386 @@
+"""The experiment board: a SQLite kanban (WAL mode) inside the workspace.
+
+Every state change goes through `Board.transition`, which checks the move against `TRANSITIONS` inside one
+`BEGIN IMMEDIATE` transaction, so several processes (the campaign, a work-pool job, `alphalab cancel`) may write at
+once. Each call opens its own short-lived connection: nothing is shared between threads or processes.
+
+Verification: a new best is re-run with a fresh seed as a separate row of kind `verify` whose `parent` is the
+experiment it checks. The re-run never appears on the leaderboard itself; it sets the parent's `verified` flag
+(True when the re-run still beats the best that came before the parent, False when it does not).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import sqlite3
+import time
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, Iterator, Literal
+
+from pydantic import BaseModel, Field
+
+from alphalab.errors import AlphalabError
+from alphalab.manifest import Metric
+
+State = Literal[
+    "to_implement", "implemented", "checked", "queued", "running", "finished", "analyzed", "done", "cancelled",
+    "failed", "dead",
+]
+# the paper's nine kanban columns, in order; `failed` and `dead` are shown beside them
+COLUMNS: tuple[str, ...] = (
+    "to_implement", "implemented", "checked", "queued", "running", "finished", "analyzed", "done", "cancelled",
+)
+STATES: tuple[str, ...] = State.__args__  # type: ignore[attr-defined]
+
+TRANSITIONS: dict[str, frozenset[str]] = {
+    "to_implement": frozenset({"implemented", "failed", "cancelled"}),
+    # an implementation interrupted by a crash is simply done again, hence implemented -> implemented
+    "implemented": frozenset({"implemented", "checked", "failed", "cancelled"}),
+    "checked": frozenset({"queued", "cancelled"}),
+    "queued": frozenset({"running", "cancelled"}),
+    # running -> queued: a run lost to a crash or a hard stop goes back to the queue
+    "running": frozenset({"finished", "failed", "queued", "cancelled"}),
+    "finished": frozenset({"analyzed"}),
+    "analyzed": frozenset({"done"}),
+    # failed -> checked: a fix patched the code and its smoke test passed
+    "failed": frozenset({"checked", "dead", "cancelled"}),
+    "done": frozenset(),
+    "cancelled": frozenset(),
+    "dead": frozenset(),
+}
+TERMINAL = frozenset(s for s, nxt in TRANSITIONS.items() if not nxt)
+PENDING = ("to_implement", "implemented", "checked", "queued")
+CANCELLABLE = frozenset({"to_implement", "implemented", "checked", "queued", "running", "failed"})
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS experiments (
+    id TEXT PRIMARY KEY,
+    seq INTEGER NOT NULL UNIQUE,
+    kind TEXT NOT NULL DEFAULT 'experiment',
+    name TEXT NOT NULL,
+    hypothesis TEXT NOT NULL DEFAULT '',
+    spec TEXT NOT NULL DEFAULT '{}',
+    parent TEXT,
+    state TEXT NOT NULL,
+    attempts INTEGER NOT NULL DEFAULT 0,
+    slot TEXT,
+    job_id TEXT,
+    seed INTEGER,
+    metrics TEXT NOT NULL DEFAULT '{}',
+    eval_mode TEXT,
+    error_signature TEXT,
+    note TEXT NOT NULL DEFAULT '',
+    verified INTEGER,
+    created_at REAL NOT NULL,
+    updated_at REAL NOT NULL,
+    started_at REAL,
+    finished_at REAL,
+    analyzed_at REAL,
+    analyzed_seq INTEGER
+);
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS notes (
+    id INTEGER PRIMARY KEY AUTOINCREMENT, text TEXT NOT NULL, source TEXT NOT NULL, created_at REAL NOT NULL
+);
+CREATE TABLE IF NOT EXISTS runs (
+    exp_id TEXT NOT NULL, attempt INTEGER NOT NULL, slot TEXT, ok INTEGER NOT NULL, error_signature TEXT,
+    started_at REAL, finished_at REAL NOT NULL
+);
+"""
+
+_JSON_FIELDS = ("spec", "metrics")
+_UPDATABLE = frozenset({
+    "attempts", "slot", "job_id", "seed", "metrics", "eval_mode", "error_signature", "note", "spec",
+    "started_at", "finished_at", "verified",
+})
+
+
+class IllegalTransition(AlphalabError):
+    """A state change the board does not allow (the message names the experiment and both states)."""
+
+
+class UnknownExperiment(AlphalabError):
+    """No experiment with that id on the board."""
+
+
+class Experiment(BaseModel):
+    id: str
+    seq: int
+    kind: Literal["experiment", "verify"] = "experiment"
+    name: str
+    hypothesis: str = ""
+    spec: dict[str, Any] = Field(default_factory=dict)
+    parent: str | None = None
+    state: State
+    attempts: int = 0
+    slot: str | None = None
+    job_id: str | None = None
+    seed: int | None = None
+    metrics: dict[str, float] = Field(default_factory=dict)
+    eval_mode: Literal["smoke", "full"] | None = None
+    error_signature: str | None = None
+    note: str = ""
+    verified: bool | None = None
+    created_at: float
+    updated_at: float
+    started_at: float | None = None
+    finished_at: float | None = None
+    analyzed_at: float | None = None
+    analyzed_seq: int | None = None
+
+    @property
+    def params(self) -> dict[str, Any]:
+        return dict(self.spec.get("params", {}))
+
+
+class LeaderboardEntry(BaseModel):
+    rank: int
+    id: str
+    name: str
+    value: float
+    metrics: dict[str, float]
+    verified: bool | None
+    # the lead over the next entry is not larger than the domain's noise floor
+    within_noise: bool = False
+    rerun_value: float | None = None
+    analyzed_seq: int | None = None
+
+
+class Note(BaseModel):
+    id: int
+    text: str
+    source: str
+    created_at: float
+
+
+class RunRecord(BaseModel):
+    exp_id: str
+    attempt: int
+    slot: str | None
+    ok: bool
+    error_signature: str | None
+    started_at: float | None
+    finished_at: float
+
+
+def slugify(text: str, limit: int = 40) -> str:
+    slug = re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")
+    return slug[:limit].strip("-") or "exp"
+
+
+class Board:
+    def __init__(self, path: Path, noise_floor: float | None = None):
+        self.path = Path(path)
+        self.noise_floor = noise_floor
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        with self._connect() as con:
+            con.execute("PRAGMA journal_mode=WAL")
+            con.executescript(_SCHEMA)
+
+    @contextmanager
+    def _connect(self) -> Iterator[sqlite3.Connection]:
+        con = sqlite3.connect(self.path, timeout=30.0, isolation_level=None)
+        con.row_factory = sqlite3.Row
+        try:
+            yield con
+        finally:
+            con.close()
+
+    @contextmanager
+    def _write(self) -> Iterator[sqlite3.Connection]:
+        """One IMMEDIATE transaction: the write lock is taken before reading, so check-then-write is atomic."""
+        with self._connect() as con:
+            con.execute("BEGIN IMMEDIATE")
+            try:
+                yield con
+            except BaseException:
+                con.execute("ROLLBACK")
+                raise
+            con.execute("COMMIT")
+
+    @staticmethod
+    def _row(row: sqlite3.Row) -> Experiment:
+        data = dict(row)
+        for key in _JSON_FIELDS:
+            data[key] = json.loads(data[key])
+        if data["verified"] is not None:
+            data["verified"] = bool(data["verified"])
+        return Experiment.model_validate(data)
+
+    # ---- creating rows -------------------------------------------------------------------------------------
+    def add(
+        self, name: str, spec: dict[str, Any], hypothesis: str = "", parent: str | None = None,
+        kind: Literal["experiment", "verify"] = "experiment", state: State = "to_implement",
+        seed: int | None = None,
+    ) -> Experiment:
+        now = time.time()
+        with self._write() as con:
+            seq = con.execute("SELECT COALESCE(MAX(seq), 0) + 1 FROM experiments").fetchone()[0]
+            exp_id = f"e{seq:03d}-{slugify(name)}"
+            con.execute(
+                "INSERT INTO experiments (id, seq, kind, name, hypothesis, spec, parent, state, seed, created_at,"
+                " updated_at) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+                (exp_id, seq, kind, name, hypothesis, json.dumps(spec, sort_keys=True), parent, state, seed, now, now),
+            )
+        return self.get(exp_id)
+
+    # ---- reading -------------------------------------------------------------------------------------------
+    def get(self, exp_id: str) -> Experiment:
+        with self._connect() as con:
+            row = con.execute("SELECT * FROM experiments WHERE id = ?", (exp_id,)).fetchone()
+        if row is None:
+            raise UnknownExperiment(f"no experiment {exp_id!r} on the board")
+        return self._row(row)
+
+    def select(self, *states: str, kind: str | None = None) -> list[Experiment]:
+        query, args = "SELECT * FROM experiments", []
+        clauses = []
+        if states:
+            clauses.append(f"state IN ({','.join('?' * len(states))})")
+            args.extend(states)
+        if kind:
+            clauses.append("kind = ?")
+            args.append(kind)
+        if clauses:
+            query += " WHERE " + " AND ".join(clauses)
+        with self._connect() as con:
+            return [self._row(r) for r in con.execute(query + " ORDER BY seq", args)]
+
+    def counts(self) -> dict[str, int]:
+        with self._connect() as con:
+            rows = con.execute("SELECT state, COUNT(*) FROM experiments GROUP BY state").fetchall()
+        out = {s: 0 for s in STATES}
+        out.update({r[0]: r[1] for r in rows})
+        return out
+
+    def analyzed(self, kind: str = "experiment") -> list[Experiment]:
+        """Experiments with a debrief, in the order they were analyzed."""
+        with self._connect() as con:
+            rows = con.execute(
+                "SELECT * FROM experiments WHERE analyzed_seq IS NOT NULL AND kind = ? ORDER BY analyzed_seq", (kind,)
+            ).fetchall()
+        return [self._row(r) for r in rows]
+
+    # ---- state changes -------------------------------------------------------------------------------------
+    def transition(self, exp_id: str, to: State, *, expect: str | None = None, **fields: Any) -> Experiment:
+        """Move one experiment to `to`, updating `fields` in the same transaction. Raises IllegalTransition."""
+        unknown = set(fields) - _UPDATABLE
+        if unknown:
+            raise ValueError(f"not updatable through transition: {sorted(unknown)}")
+        now = time.time()
+        with self._write() as con:
+            row = con.execute("SELECT state FROM experiments WHERE id = ?", (exp_id,)).fetchone()
+            if row is None:
+                raise UnknownExperiment(f"no experiment {exp_id!r} on the board")
+            current = row[0]
+            if expect is not None and current != expect:
+                raise IllegalTransition(f"{exp_id}: expected state {expect}, found {current}")
+            if to not in TRANSITIONS[current]:
+                raise IllegalTransition(f"{exp_id}: {current} -> {to} is not allowed")
+            sets = {k: (json.dumps(v, sort_keys=True) if k in _JSON_FIELDS else v) for k, v in fields.items()}
+            if to == "analyzed":
+                sets["analyzed_at"] = now
+                sets["analyzed_seq"] = con.execute(
+                    "SELECT COALESCE(MAX(analyzed_seq), 0) + 1 FROM experiments").fetchone()[0]
+            if isinstance(sets.get("verified"), bool):
+                sets["verified"] = int(sets["verified"])
+            sets.update(state=to, updated_at=now)
+            con.execute(
+                f"UPDATE experiments SET {', '.join(f'{k} = ?' for k in sets)} WHERE id = ?",
+                [*sets.values(), exp_id],
+            )
+        return self.get(exp_id)
+
+    def update(self, exp_id: str, **fields: Any) -> Experiment:
+        """Change fields without a state change (attempt counters, notes, verification flags)."""
+        unknown = set(fields) - _UPDATABLE
+        if unknown:
+            raise ValueError(f"not updatable: {sorted(unknown)}")
+        sets = {k: (json.dumps(v, sort_keys=True) if k in _JSON_FIELDS else v) for k, v in fields.items()}
+        if isinstance(sets.get("verified"), bool):
+            sets["verified"] = int(sets["verified"])
+        sets["updated_at"] = time.time()
+        with self._write() as con:
+            cur = con.execute(
+                f"UPDATE experiments SET {', '.join(f'{k} = ?' for k in sets)} WHERE id = ?", [*sets.values(), exp_id]
+            )
+            if cur.rowcount == 0:
+                raise UnknownExperiment(f"no experiment {exp_id!r} on the board")
+        return self.get(exp_id)
+
+    def cancel(self, exp_id: str, reason: str) -> Experiment:
+        exp = self.get(exp_id)
+        if exp.state not in CANCELLABLE:
+            raise IllegalTransition(f"{exp_id} is {exp.state}; only {sorted(CANCELLABLE)} can be cancelled")
+        return self.transition(exp_id, "cancelled", note=f"cancelled: {reason}")
+
+    # ---- runs (one row per finished GPU run, for the Supervisor's sliding window) ------------------------------
+    def record_run(self, exp_id: str, attempt: int, slot: str | None, ok: bool, error_signature: str | None,
+                   started_at: float | None) -> None:
+        with self._write() as con:
+            con.execute(
+                "INSERT INTO runs VALUES (?,?,?,?,?,?,?)",
+                (exp_id, attempt, slot, int(ok), error_signature, started_at, time.time()),
+            )
+
+    def recent_runs(self, n: int) -> list[RunRecord]:
+        with self._connect() as con:
+            rows = con.execute("SELECT * FROM runs ORDER BY finished_at DESC LIMIT ?", (n,)).fetchall()
+        return [RunRecord(**{**dict(r), "ok": bool(r["ok"])}) for r in rows]
+
+    def run_count(self) -> int:
+        with self._connect() as con:
+            return con.execute("SELECT COUNT(*) FROM runs").fetchone()[0]
+
+    # ---- leaderboard ---------------------------------------------------------------------------------------
+    def leaderboard(self, metric: Metric, limit: int | None = None) -> list[LeaderboardEntry]:
+        """Analyzed full-eval experiments ranked on the primary metric; smoke results never enter it."""
+        reruns: dict[str, float] = {}
+        for v in self.select("analyzed", "done", kind="verify"):
+            if v.parent and v.eval_mode == "full" and metric.name in v.metrics:
+                reruns[v.parent] = v.metrics[metric.name]
+        rows = [e for e in self.select("analyzed", "done", kind="experiment")
+                if e.eval_mode == "full" and metric.name in e.metrics]
+        rows.sort(key=lambda e: e.metrics[metric.name], reverse=metric.direction == "max")
+        out = []
+        for i, e in enumerate(rows):
+            value = e.metrics[metric.name]
+            within = False
+            if self.noise_floor is not None and i + 1 < len(rows):
+                within = abs(value - rows[i + 1].metrics[metric.name]) <= self.noise_floor
+            out.append(LeaderboardEntry(
+                rank=i + 1, id=e.id, name=e.name, value=value, metrics=e.metrics, verified=e.verified,
+                within_noise=within, rerun_value=reruns.get(e.id), analyzed_seq=e.analyzed_seq,
+            ))
+        return out[:limit] if limit else out
+
+    def best(self, metric: Metric) -> LeaderboardEntry | None:
+        top = self.leaderboard(metric, limit=1)
+        return top[0] if top else None
+
+    # ---- meta and operator notes -----------------------------------------------------------------------------
+    def get_meta(self, key: str, default: str | None = None) -> str | None:
+        with self._connect() as con:
+            row = con.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+        return row[0] if row else default
+
+    def set_meta(self, key: str, value: str) -> None:
+        with self._write() as con:
+            con.execute("INSERT INTO meta VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+                        (key, value))
+
+    def add_note(self, text: str, source: str = "operator") -> Note:
+        with self._write() as con:
+            cur = con.execute("INSERT INTO notes (text, source, created_at) VALUES (?,?,?)",
+                              (text, source, time.time()))
+            note_id = cur.lastrowid
+        return next(n for n in self.notes() if n.id == note_id)
+
+    def notes(self, limit: int | None = None) -> list[Note]:
+        """Newest last; `limit` keeps the newest ones."""
+        with self._connect() as con:
+            rows = con.execute("SELECT * FROM notes ORDER BY id").fetchall()
+        notes = [Note(**dict(r)) for r in rows]
+        return notes[-limit:] if limit else notes

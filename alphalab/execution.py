@@ -1,0 +1,201 @@
+"""Running an experiment's full evaluation on a GPU slot, behind one protocol.
+
+A runner starts a job and reports its end through a callback, so the Dispatcher reacts at once (no polling ticks).
+`LocalRunner` runs one subprocess per slot with `CUDA_VISIBLE_DEVICES` pinned to the slot; the work-pool runner
+(which needs Prefect) lives in `tasks/work_pool.py` and speaks the same protocol.
+
+Crash recovery: a local job writes its process-group id to `run.pid` and carries `ALPHALAB_JOB=<id>:<attempt>` in its
+environment; after a crash of the campaign, `recover` kills a surviving group (checking that marker first, so a
+recycled pid is never hit) and the Dispatcher re-queues the run unless the harness had already recorded its result.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shlex
+import signal
+import threading
+import time
+import uuid
+from pathlib import Path
+from typing import Callable, Literal, Protocol
+
+from pydantic import BaseModel
+
+from alphalab.results import RESULT_FILE, RunResult
+from alphalab.sandbox import run_command
+
+JOB_MARKER = "ALPHALAB_JOB"
+PID_FILE = "run.pid"
+RUN_LOG = "run.log"
+_ERROR_LINE = re.compile(r"\b([A-Z][A-Za-z]*(?:Error|Exception|Interrupt))\b")
+
+
+class RunRequest(BaseModel):
+    exp_id: str
+    attempt: int
+    mode: Literal["smoke", "full"]
+    seed: int
+    slot: str
+    command: str  # already formatted; run with bash in exp_dir
+    exp_dir: Path
+    timeout_s: float
+
+    @property
+    def marker(self) -> str:
+        return f"{self.exp_id}:{self.attempt}"
+
+
+class RunOutcome(BaseModel):
+    exp_id: str
+    attempt: int
+    slot: str
+    job_id: str
+    returncode: int | None
+    timed_out: bool = False
+    started_at: float
+    finished_at: float
+    output_tail: str = ""
+    result: RunResult | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.returncode == 0 and self.result is not None and self.result.status == "ok"
+
+    @property
+    def error_signature(self) -> str | None:
+        if self.ok:
+            return None
+        if self.timed_out:
+            return "timeout"
+        if self.result is not None and self.result.error_signature:
+            return self.result.error_signature
+        return signature_from_log(self.output_tail) or (
+            "no-result" if self.returncode == 0 else f"exit-{self.returncode}")
+
+    @property
+    def error(self) -> str:
+        if self.result is not None and self.result.error:
+            return self.result.error
+        return self.output_tail[-2000:]
+
+
+OnDone = Callable[[RunOutcome], None]
+
+
+class ExperimentRunner(Protocol):
+    slots: list[str]
+
+    def submit(self, request: RunRequest, on_done: OnDone) -> str:
+        """Start the job and return its id at once; `on_done` is called (from any thread) when it ends."""
+
+    def cancel(self, job_id: str) -> None:
+        """Stop a job; its `on_done` still fires."""
+
+    def recover(self, request: RunRequest, job_id: str | None, on_done: OnDone) -> bool:
+        """After a crash: True when the runner adopted the still-running job (on_done fires later); False when the
+        job is gone (and anything left of it has been stopped)."""
+
+
+def signature_from_log(text: str) -> str | None:
+    """A short stable key for grouping failures: the last exception name in the output."""
+    names = _ERROR_LINE.findall(text or "")
+    return names[-1] if names else None
+
+
+def fresh_result(request: RunRequest, since: float) -> RunResult | None:
+    """The harness's result for this very run: right mode and seed, written after the run started."""
+    path = request.exp_dir / RESULT_FILE
+    try:
+        if path.stat().st_mtime < since - 1.0:
+            return None
+    except FileNotFoundError:
+        return None
+    result = RunResult.read(request.exp_dir)
+    if result is None or result.eval_mode != request.mode or (result.seed is not None and result.seed != request.seed):
+        return None
+    return result
+
+
+def format_command(template: str, **values: object) -> str:
+    """Fill a manifest command; every value is shell-quoted."""
+    return template.format(**{k: shlex.quote(str(v)) for k, v in values.items()})
+
+
+def _group_alive_with_marker(pgid: int, marker: str) -> bool:
+    try:
+        environ = Path(f"/proc/{pgid}/environ").read_bytes()
+    except OSError:
+        return False
+    return f"{JOB_MARKER}={marker}".encode() in environ.split(b"\0")
+
+
+def kill_marked_group(pid_file: Path, marker: str) -> bool:
+    """Kill the process group recorded in `pid_file` if it still runs this job. True when something was killed."""
+    try:
+        pgid = int(pid_file.read_text().strip())
+    except (OSError, ValueError):
+        return False
+    if not _group_alive_with_marker(pgid, marker):
+        return False
+    try:
+        os.killpg(pgid, signal.SIGKILL)
+    except ProcessLookupError:
+        return False
+    return True
+
+
+class LocalRunner:
+    """One subprocess per slot on this machine. Each job runs in a thread that blocks on the process."""
+
+    def __init__(self, slots: list[str]):
+        self.slots = list(slots)
+        self._jobs: dict[str, RunRequest] = {}
+        self._lock = threading.Lock()
+
+    def submit(self, request: RunRequest, on_done: OnDone) -> str:
+        job_id = f"local-{request.exp_id}-{request.attempt}-{uuid.uuid4().hex[:6]}"
+        with self._lock:
+            self._jobs[job_id] = request
+        threading.Thread(target=self._run, args=(job_id, request, on_done), daemon=True,
+                         name=f"run-{request.exp_id}").start()
+        return job_id
+
+    def _run(self, job_id: str, request: RunRequest, on_done: OnDone) -> None:
+        started = time.time()
+        log = request.exp_dir / RUN_LOG
+        pid_file = request.exp_dir / PID_FILE
+        with open(log, "a", encoding="utf-8") as f:
+            f.write(f"=== {request.mode} run, attempt {request.attempt}, seed {request.seed}, slot {request.slot} ===\n")
+        # `exec` keeps the group leader's pid, which is the group id recorded for crash recovery
+        command = f"echo $$ > {shlex.quote(str(pid_file))}; exec {request.command}"
+        try:
+            res = run_command(
+                command, cwd=request.exp_dir, timeout_s=request.timeout_s, output_chars=4000, log_path=log,
+                env={"CUDA_VISIBLE_DEVICES": request.slot, JOB_MARKER: request.marker},
+            )
+            outcome = RunOutcome(
+                exp_id=request.exp_id, attempt=request.attempt, slot=request.slot, job_id=job_id,
+                returncode=res.returncode, timed_out=res.timed_out, started_at=started, finished_at=time.time(),
+                output_tail=res.output[-4000:], result=fresh_result(request, started),
+            )
+        except Exception as e:  # the callback must fire whatever happens, or the slot would leak
+            outcome = RunOutcome(
+                exp_id=request.exp_id, attempt=request.attempt, slot=request.slot, job_id=job_id, returncode=None,
+                started_at=started, finished_at=time.time(), output_tail=f"runner error: {e!r}",
+            )
+        finally:
+            with self._lock:
+                self._jobs.pop(job_id, None)
+        on_done(outcome)
+
+    def cancel(self, job_id: str) -> None:
+        with self._lock:
+            request = self._jobs.get(job_id)
+        if request is not None:
+            kill_marked_group(request.exp_dir / PID_FILE, request.marker)
+
+    def recover(self, request: RunRequest, job_id: str | None, on_done: OnDone) -> bool:
+        kill_marked_group(request.exp_dir / PID_FILE, request.marker)
+        return False

@@ -1,0 +1,93 @@
+"""Phase 2 Builder: writes the evaluation harness in harness/ from the Phase 1 learnings; fixes it after a review.
+
+A built-in domain starts from its trusted harness (harnesses/<name>/, copied into harness/ at round 1); the LLM
+Builder may extend it, the baseline Builder installs it as is. A generated domain has no trusted harness: only an
+LLM Builder can write one.
+"""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+from pydantic import BaseModel, Field
+
+from alphalab.adapters import Adapter, builtin_harness_dir, load_adapter
+from alphalab.errors import PhaseFailed
+from alphalab.roles.base import RoleContext
+from alphalab.roles.llm import report_text, run_llm_role
+from alphalab.tools import general_tools, report_to_user
+from alphalab.workspace import Workspace
+
+ROLE = "builder"
+
+
+class BuilderInput(BaseModel):
+    round: int = Field(ge=1)
+    review: str = Field("", description="the previous round's Critic findings, as markdown")
+
+
+class BuildResult(BaseModel):
+    round: int
+    files: list[str]
+    report: str
+    baseline: bool
+    trusted_harness: str = ""
+
+
+def harness_files(ws: Workspace) -> list[str]:
+    if not ws.harness.is_dir():
+        return []
+    return sorted(p.relative_to(ws.root).as_posix() for p in ws.harness.rglob("*")
+                  if p.is_file() and "__pycache__" not in p.parts)
+
+
+def install_trusted_harness(ws: Workspace, name: str) -> Path:
+    """Copy the built-in harness's Python files (not its tests: the Tester installs those) into harness/."""
+    src = builtin_harness_dir(name)
+    if not src.is_dir():
+        raise PhaseFailed(f"Phase 2: built-in harness {name!r} not found at {src}")
+    for f in sorted(src.rglob("*.py")):
+        rel = f.relative_to(src)
+        if rel.parts[0] == "tests" or "__pycache__" in rel.parts:
+            continue
+        dst = ws.harness / rel
+        dst.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(f, dst)
+    return src
+
+
+def _task(request: BuilderInput) -> str:
+    if request.round == 1:
+        return ("Build the evaluation harness in harness/ from learnings.md: data loading and splitting, metric "
+                "computation, and the entry point that runs an experiment's code in its own process and records "
+                "the metrics itself. Guard against leakage and lookahead. Call report_to_user when done.")
+    return (f"A Critic reviewed harness/ (round {request.round - 1}) and found problems. Fix every finding, then "
+            f"call report_to_user saying what you changed.\n\n{request.review}")
+
+
+def build(ctx: RoleContext, request: BuilderInput) -> BuildResult:
+    ws = ctx.workspace
+    adapter: Adapter = load_adapter(ws.adapter)
+    trusted = adapter.manifest.harness
+    installed = ""
+    if trusted and request.round == 1:
+        installed = str(install_trusted_harness(ws, trusted))
+        ctx.log(f"installed the trusted harness {trusted!r} into harness/")
+    if not ctx.uses_llm(ROLE):
+        if not trusted:
+            raise PhaseFailed(f"Phase 2: adapter {adapter.manifest.name!r} has no built-in harness, so the baseline "
+                              "Builder cannot build one; give the builder an LLM")
+        return BuildResult(round=request.round, files=harness_files(ws), baseline=True, trusted_harness=installed,
+                           report=f"installed the trusted harness {trusted!r}")
+    result = run_llm_role(
+        ctx, ROLE, adapter=adapter, template="phase2_builder.md",
+        variables={"round": request.round, "review": request.review,
+                   "builtin_harness": str(builtin_harness_dir(trusted)) if trusted else ""},
+        task=_task(request), tools=[*general_tools(), report_to_user], label=f"round{request.round:02d}",
+    )
+    if not result.finished:
+        raise PhaseFailed(f"Phase 2: the Builder stopped in round {request.round} before report_to_user "
+                          f"({result.reason}); see trajectories/")
+    return BuildResult(round=request.round, files=harness_files(ws), report=report_text(result), baseline=False,
+                       trusted_harness=installed)

@@ -1,0 +1,135 @@
+"""Phase 2 Critic: a fresh agent (no Builder history) audits harness/ for leakage, lookahead and metric errors.
+
+The verdict comes only from the terminal tool `submit_review` (PASS or NEEDS FIXES with file:line findings).
+Baseline: runs the harness's own self-check when it has one (harness/selfcheck.py), else a static audit.
+Every round's review is saved as reviews/round_NN.md (for people) and .json (for the checks).
+"""
+
+from __future__ import annotations
+
+import py_compile
+import sys
+from typing import Literal
+
+from pydantic import BaseModel, Field
+
+from alphalab.adapters import load_adapter
+from alphalab.errors import PhaseFailed
+from alphalab.roles.base import RoleContext
+from alphalab.roles.builder import harness_files
+from alphalab.roles.llm import run_llm_role
+from alphalab.sandbox import run_command, truncate_middle
+from alphalab.tools import grep_file, read_file, shell_exec
+from alphalab.tools.base import Finished, ToolContext, ToolError, tool
+from alphalab.workspace import Workspace
+
+ROLE = "critic"
+Verdict = Literal["PASS", "NEEDS FIXES"]
+_TASK = (
+    "Audit the evaluation harness in harness/ (files: {files}). You have not seen how it was written: read every "
+    "file. Look for data leakage (experiment code reading targets or held-out data), lookahead (a context window "
+    "overlapping its target, normalization fit on future data), and metric errors (wrong formula, wrong "
+    "denominator, instances dropped). Then call submit_review: PASS, or NEEDS FIXES with one finding per problem "
+    "naming the file and line."
+)
+
+
+class Finding(BaseModel):
+    file: str
+    line: int = Field(ge=0, description="1-based line; 0 when the finding is about the whole file")
+    issue: str
+
+
+class CriticInput(BaseModel):
+    round: int = Field(ge=1)
+
+
+class Review(BaseModel):
+    round: int
+    verdict: Verdict
+    findings: list[Finding] = []
+    summary: str = ""
+    checks: list[str] = Field(default_factory=list, description="what the baseline audit checked")
+    baseline: bool = False
+
+    @property
+    def passed(self) -> bool:
+        return self.verdict == "PASS"
+
+    def markdown(self) -> str:
+        lines = [f"# Critic review, round {self.round}: {self.verdict}", ""]
+        if self.summary:
+            lines += [self.summary, ""]
+        lines += [f"- `{f.file}:{f.line}`: {f.issue}" for f in self.findings]
+        if self.checks:
+            lines += ["", "Checks done:"] + [f"- {c}" for c in self.checks]
+        return "\n".join(lines).rstrip() + "\n"
+
+
+@tool(terminal=True)
+def submit_review(ctx: ToolContext, verdict: Verdict, findings: list[Finding] = [], summary: str = "") -> str:
+    """Submit your verdict on the harness and end the review. NEEDS FIXES must list findings (file, line, issue)."""
+    if verdict == "NEEDS FIXES" and not findings:
+        raise ToolError("NEEDS FIXES needs at least one finding with file, line and issue")
+    raise Finished({"verdict": verdict, "findings": findings, "summary": summary})
+
+
+def _static_audit(ws: Workspace, files: list[str]) -> tuple[list[Finding], list[str]]:
+    findings, checks = [], []
+    py = [f for f in files if f.endswith(".py")]
+    checks.append(f"harness/ holds Python files ({len(py)})")
+    if not py:
+        findings.append(Finding(file="harness/", line=0, issue="no Python files"))
+    for rel in py:
+        try:
+            py_compile.compile(str(ws.root / rel), cfile="/dev/null", doraise=True)
+        except py_compile.PyCompileError as e:
+            line = getattr(e.exc_value, "lineno", 0) or 0
+            findings.append(Finding(file=rel, line=line, issue=f"does not compile: {e.exc_value}"))
+    checks.append("every harness Python file compiles")
+    return findings, checks
+
+
+def _review_baseline(ctx: RoleContext, request: CriticInput, files: list[str]) -> Review:
+    ws = ctx.workspace
+    selfcheck = ws.harness / "selfcheck.py"
+    if selfcheck.is_file():
+        res = run_command([sys.executable, "-m", "harness.selfcheck"], cwd=ws.root,
+                          timeout_s=ctx.limits.shell_timeout_s, sandbox=ctx.config.sandbox, writable=[ws.root],
+                          hidden=[ws.private], env={"PYTHONPATH": str(ws.root)})
+        findings = [] if res.returncode == 0 else [
+            Finding(file="harness/selfcheck.py", line=0, issue=truncate_middle(res.output, 2000))]
+        checks = [f"ran harness/selfcheck.py (exit {res.returncode})"]
+    else:
+        findings, checks = _static_audit(ws, files)
+    return Review(round=request.round, verdict="NEEDS FIXES" if findings else "PASS", findings=findings,
+                  checks=checks, baseline=True, summary="baseline audit (no LLM)")
+
+
+def save_review(ws: Workspace, review: Review) -> None:
+    ws.reviews.mkdir(parents=True, exist_ok=True)
+    stem = ws.reviews / f"round_{review.round:02d}"
+    stem.with_suffix(".md").write_text(review.markdown())
+    stem.with_suffix(".json").write_text(review.model_dump_json(indent=2))
+
+
+def review(ctx: RoleContext, request: CriticInput) -> Review:
+    ws = ctx.workspace
+    files = harness_files(ws)
+    if ctx.uses_llm(ROLE):
+        adapter = load_adapter(ws.adapter)
+        result = run_llm_role(
+            ctx, ROLE, adapter=adapter, template="phase2_critic.md",
+            variables={"round": request.round, "harness_files": files},
+            task=_TASK.format(files=", ".join(files) or "none"),
+            tools=[read_file, grep_file, shell_exec, submit_review], label=f"round{request.round:02d}",
+        )
+        if not result.finished:
+            raise PhaseFailed(f"Phase 2: the Critic stopped in round {request.round} without submit_review "
+                              f"({result.reason}); see trajectories/")
+        out = Review(round=request.round, **result.payload)
+    else:
+        out = _review_baseline(ctx, request, files)
+    save_review(ws, out)
+    ctx.log(f"Critic round {request.round}: {out.verdict} ({len(out.findings)} finding(s))")
+    return out

@@ -1,0 +1,96 @@
+"""Phase 0, customize path: copy the built-in adapter named by the domain, then fit it to the actual data.
+
+LLM: the customizer samples the data (shell_exec, read_file) and patches adapter files (read_adapter,
+patch_adapter_file), each patch a commit. Baseline: appends measured data facts to domain_knowledge.md as one
+committed patch.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from pathlib import Path
+
+from pydantic import BaseModel
+
+from alphalab import adapters
+from alphalab.roles.base import RoleContext
+from alphalab.roles.llm import report_text, run_llm_role
+from alphalab.tools import read_file, report_to_user, shell_exec
+from alphalab.tools.adapter_tools import patch_adapter_file, read_adapter
+
+ROLE = "customizer"
+_SAMPLE_FILES = 5
+
+
+class DataFacts(BaseModel):
+    path: str
+    is_dir: bool
+    files: int
+    total_bytes: int
+    extensions: dict[str, int]
+    sample: list[str]
+
+    def markdown(self) -> str:
+        kinds = ", ".join(f"{ext or '(none)'}: {n}" for ext, n in sorted(self.extensions.items()))
+        lines = [
+            "## Data facts (measured by Phase 0)",
+            f"- data path: `{self.path}` ({'folder' if self.is_dir else 'file'})",
+            f"- files: {self.files}, total size: {self.total_bytes:,} bytes ({self.total_bytes / 2**20:.1f} MiB)",
+            f"- file types: {kinds}",
+        ]
+        if self.sample:
+            lines.append("- sample files: " + ", ".join(f"`{s}`" for s in self.sample))
+        return "\n".join(lines) + "\n"
+
+
+def measure_data(path: Path) -> DataFacts:
+    path = Path(path)
+    files = [path] if path.is_file() else sorted(p for p in path.rglob("*") if p.is_file())
+    return DataFacts(
+        path=str(path),
+        is_dir=path.is_dir(),
+        files=len(files),
+        total_bytes=sum(p.stat().st_size for p in files),
+        extensions=dict(Counter(p.suffix for p in files)),
+        sample=[p.relative_to(path).as_posix() if path.is_dir() else p.name for p in files[:_SAMPLE_FILES]],
+    )
+
+
+def _customize_baseline(ctx: RoleContext) -> str:
+    facts = measure_data(ctx.config.data_path)
+    adapters.patch_file(ctx.workspace, "domain_knowledge.md", "", "\n" + facts.markdown(),
+                        f"phase 0 (baseline customizer): record measured data facts ({facts.files} files, "
+                        f"{facts.total_bytes:,} bytes)")
+    return facts.markdown()
+
+
+def _customize_llm(ctx: RoleContext, adapter: adapters.Adapter) -> str:
+    task = (
+        f"The built-in {ctx.config.domain!r} adapter has been copied to {adapter.root}. Fit it to this campaign's "
+        f"data at {ctx.config.data_path}: sample the data (file layout, columns, sizes, value ranges, quirks), "
+        "then patch the adapter files with patch_adapter_file, above all domain_knowledge.md, so every later agent "
+        "knows the facts you measured. Give each patch a one-line reason. Call report_to_user when done."
+    )
+    result = run_llm_role(
+        ctx, ROLE, adapter=adapter, template="phase0_customizer.md", variables={"adapter_dir": str(adapter.root)},
+        task=task, tools=[shell_exec, read_file, read_adapter, patch_adapter_file, report_to_user], label="run",
+    )
+    if not result.finished:
+        ctx.log(f"customizer stopped before report_to_user ({result.reason}); keeping the patches it made")
+    # shell commands may have edited files without patch_adapter_file: keep them, but as a commit of their own
+    ctx.workspace.commit("phase 0: customizer edits made outside patch_adapter_file", ctx.workspace.adapter)
+    return report_text(result) or f"stopped: {result.reason}"
+
+
+def customize(ctx: RoleContext) -> adapters.ResolvedAdapter:
+    """Copy the built-in adapter, customize it, and return it validated (AdapterError lists every problem)."""
+    ws = ctx.workspace
+    before = adapters.head_commit(ws)
+    copied = adapters.copy_builtin(ctx.config.domain, ws)
+    llm = ctx.uses_llm(ROLE)
+    report = _customize_llm(ctx, copied) if llm else _customize_baseline(ctx)
+    final = adapters.load_adapter(ws.adapter)
+    return adapters.ResolvedAdapter(
+        path="customize", adapter_dir=str(final.root), name=final.manifest.name,
+        commits=adapters.adapter_commits_since(ws, before), report=report, baseline=not llm,
+    )

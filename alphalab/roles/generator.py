@@ -1,0 +1,77 @@
+"""Phase 0, generate path: a free-text domain gets all 11 adapter files written by the generator agent.
+
+The prompt comes from a built-in adapter's phase0_generator.md (the reference), rendered for this campaign. After
+each attempt the whole adapter is validated; the problems go back to a new attempt, up to MAX_ATTEMPTS. There is
+no baseline: a free-text domain needs a model to write prompts and a manifest.
+"""
+
+from __future__ import annotations
+
+from alphalab import adapters
+from alphalab.config import BUILTIN_DOMAINS
+from alphalab.errors import AdapterError, PhaseFailed
+from alphalab.roles.base import RoleContext
+from alphalab.roles.llm import report_text, run_llm_role
+from alphalab.tools import read_file, report_to_user, shell_exec, web_search
+from alphalab.tools.adapter_tools import read_reference_adapter, write_adapter_file
+from alphalab.workspace import ADAPTER_FILES
+
+ROLE = "generator"
+MAX_ATTEMPTS = 3
+
+
+def reference_adapter() -> adapters.Adapter:
+    """The built-in adapter whose generator prompt is used: the first built-in domain installed."""
+    names = adapters.builtin_adapter_names()
+    ordered = [n for n in BUILTIN_DOMAINS if n in names] + [n for n in names if n not in BUILTIN_DOMAINS]
+    if not ordered:
+        raise PhaseFailed(f"Phase 0: no built-in adapter under {adapters.builtin_adapters_root()} to take the "
+                          "generator prompt and format examples from")
+    return adapters.load_adapter(adapters.builtin_adapter_dir(ordered[0]))
+
+
+def _task(ctx: RoleContext, errors: str) -> str:
+    task = (
+        f"Write a complete domain adapter for: {ctx.config.domain!r}. Objective: {ctx.config.objective}. "
+        f"The data is at {ctx.config.data_path}: examine it first. Write all 11 files with write_adapter_file: "
+        f"{', '.join(ADAPTER_FILES)}. Use read_reference_adapter to see the format of the built-in adapters. "
+        "Call report_to_user when every file is written."
+    )
+    if errors:
+        task += f"\n\nThe adapter you wrote does not validate. Fix every one of these problems:\n{errors}"
+    return task
+
+
+def generate(ctx: RoleContext) -> adapters.ResolvedAdapter:
+    if not ctx.uses_llm(ROLE):
+        raise PhaseFailed(
+            f"Phase 0: domain {ctx.config.domain!r} is free text, and generating an adapter needs an LLM; set a "
+            f"provider for the generator (models.default or models.roles.generator), or use a built-in domain "
+            f"({', '.join(adapters.builtin_adapter_names()) or ', '.join(BUILTIN_DOMAINS)})"
+        )
+    ws = ctx.workspace
+    before = adapters.head_commit(ws)
+    reference = reference_adapter()
+    errors = ""
+    reports = []
+    for attempt in range(1, MAX_ATTEMPTS + 1):
+        result = run_llm_role(
+            ctx, ROLE, adapter=reference, template="phase0_generator.md",
+            # the reference's own knowledge is about another domain: the generator starts from none
+            variables={"reference_adapters": adapters.builtin_adapter_names(), "validation_errors": errors,
+                       "domain_knowledge": ""},
+            task=_task(ctx, errors),
+            tools=[shell_exec, read_file, web_search, write_adapter_file, read_reference_adapter, report_to_user],
+            label=f"attempt{attempt}",
+        )
+        reports.append(report_text(result) or f"stopped: {result.reason}")
+        _, problems = adapters.adapter_problems(ws.adapter)
+        if not problems:
+            final = adapters.load_adapter(ws.adapter)
+            return adapters.ResolvedAdapter(
+                path="generate", adapter_dir=str(final.root), name=final.manifest.name,
+                commits=adapters.adapter_commits_since(ws, before), report=reports[-1],
+            )
+        errors = "\n".join(f"- {p}" for p in problems)
+        ctx.log(f"generated adapter does not validate (attempt {attempt}/{MAX_ATTEMPTS}):\n{errors}")
+    raise AdapterError(problems, where=f"{ws.adapter} (generated; still invalid after {MAX_ATTEMPTS} attempts)")

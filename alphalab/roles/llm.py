@@ -1,0 +1,66 @@
+"""One LLM turn of a role: render the adapter's template as the system prompt, run the agent loop with the role's
+tools, log every step (to the task's run logger and the live progress) and charge the campaign's ledger."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from alphalab import progress
+from alphalab.adapters import Adapter, common_variables
+from alphalab.agent import Agent, AgentResult
+from alphalab.models.registry import get_model
+from alphalab.roles.base import RoleContext
+from alphalab.tools.base import Tool, ToolContext
+
+# the agent reports "[label] step N: what happened"
+_STEP = re.compile(r"\[[^\]]*\] step (\d+): ")
+
+
+def tool_context(ctx: RoleContext, **extras: Any) -> ToolContext:
+    return ToolContext(
+        workspace=ctx.workspace.root,
+        sandbox=ctx.config.sandbox,
+        shell_timeout_s=ctx.limits.shell_timeout_s,
+        output_chars=ctx.limits.tool_output_chars,
+        extras=extras,
+        web_search=ctx.config.web_search,
+        hidden=[ctx.workspace.private],
+    )
+
+
+def run_llm_role(
+    ctx: RoleContext,
+    role: str,
+    *,
+    adapter: Adapter,
+    template: str,
+    variables: dict[str, Any],
+    task: str,
+    tools: list[Tool],
+    label: str,
+    tool_extras: dict[str, Any] | None = None,
+) -> AgentResult:
+    """Run `role`'s agent once; `variables` are the role-specific template variables (common ones are added)."""
+    system = adapter.render(template, common_variables(ctx.config, ctx.workspace, adapter) | variables)
+
+    def on_step(line: str) -> None:
+        ctx.log(line)
+        step = _STEP.match(line)
+        cost = ctx.ledger.total_usd if ctx.ledger is not None else None
+        progress.emit(progress.ProgressEvent(phase=ctx.phase, role=role, step=int(step[1]) if step else None,
+                                             cost_usd=cost, detail=line[step.end():] if step else line))
+
+    agent = Agent(
+        get_model(ctx.model_settings(role)), tools, tool_context(ctx, **(tool_extras or {})), ctx.limits,
+        ctx.trajectory_path(role, label), on_step=on_step, ledger=ctx.ledger, role=role, phase=ctx.phase,
+    )
+    return agent.run(system, task)
+
+
+def report_text(result: AgentResult) -> str:
+    """The text a role handed back through `report_to_user` (its payload may be a string or a mapping)."""
+    payload = result.payload
+    if isinstance(payload, dict):
+        return str(payload.get("message") or payload.get("report") or payload)
+    return "" if payload is None else str(payload)

@@ -1,0 +1,285 @@
+"""The Strategist: proposes experiments, cancels unpromising ones and keeps the playbook.
+
+Its view of the campaign is bounded whatever the campaign's length: the top of the leaderboard plus the latest
+entries, the debriefs written since its last turn (each cut to a size) and one line per older result, the
+compacted playbook, the last operator notes and a one-line board summary.
+
+Baseline (no LLM): Optuna TPE over the adapter's search space, seeded with the campaign seed and warm-started from
+every finished experiment on the board, so a resumed campaign continues the same study. The first proposal of a
+campaign is the search space's `reference`.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import Counter
+from typing import Any
+
+from pydantic import BaseModel, Field
+
+from alphalab.board import Board, Experiment
+from alphalab.errors import PhaseFailed
+from alphalab.manifest import Manifest, SearchParam
+from alphalab.phase3 import Phase3Env
+from alphalab.playbook import Playbook
+from alphalab.roles.base import RoleContext
+from alphalab.tools.board_tools import STRATEGIST_TOOLS, StrategistTurn
+from alphalab.tools.report import report_to_user
+
+TEMPLATE = "phase3_strategist.md"
+TOP_ENTRIES = 5
+LATEST_ENTRIES = 3
+MAX_RECENT_DEBRIEFS = 8
+DEBRIEF_CHARS = 1200
+OLDER_RESULT_LINES = 10
+NOTES_SHOWN = 5
+
+
+class StrategistInput(BaseModel):
+    turn: int
+    proposals_wanted: int = Field(ge=0)
+    budget_left: int = Field(ge=0)
+    usd_spent: float = 0.0
+
+
+class StrategistView(BaseModel):
+    """The role-specific template variables, plus the debriefs this turn consumes."""
+
+    leaderboard: str
+    recent_debriefs: str
+    operator_notes: str
+    budget_left: int
+    budget_tier: str
+    board_summary: str
+    proposals_wanted: int
+    seen: list[str] = Field(default_factory=list, exclude=True)
+
+
+class StrategistOutput(BaseModel):
+    proposed: list[str] = Field(default_factory=list)
+    cancelled: list[str] = Field(default_factory=list)
+    playbook_updated: bool = False
+    seen_debriefs: list[str] = Field(default_factory=list)
+    prompt_chars: int = 0
+    report: str = ""
+
+
+def budget_tier(left: int) -> str:
+    """The paper's graduated budget management."""
+    if left > 20:
+        return "explore: broad exploration of diverse approaches"
+    if left >= 10:
+        return "focus: concentrate on the most promising families"
+    if left >= 5:
+        return "refine: refine the best configurations"
+    if left > 0:
+        return "strong evidence only: propose only what the evidence strongly supports"
+    return "stop: no budget left; summarize the campaign in the playbook"
+
+
+def _value(e: Experiment, metric: str) -> str:
+    return f"{e.metrics[metric]:.6g}" if metric in e.metrics else "-"
+
+
+def leaderboard_markdown(board: Board, manifest: Manifest) -> str:
+    metric = manifest.primary
+    entries = board.leaderboard(metric)
+    if not entries:
+        return "(no full-evaluation results yet)"
+    shown = entries[:TOP_ENTRIES]
+    latest = sorted(entries, key=lambda e: e.analyzed_seq or 0)[-LATEST_ENTRIES:]
+    shown += [e for e in latest if e not in shown]
+    lines = [f"{metric.name} ({'lower' if metric.direction == 'min' else 'higher'} is better); "
+             f"{len(entries)} ranked in all, top {TOP_ENTRIES} and latest {LATEST_ENTRIES} shown",
+             f"| rank | id | {metric.name} | verified | flags | name |", "| --- | --- | --- | --- | --- | --- |"]
+    for e in shown:
+        verified = {True: "yes", False: "NO (re-run disagrees)", None: "pending"}[e.verified]
+        flags = "within noise floor" if e.within_noise else ""
+        lines.append(f"| {e.rank} | {e.id} | {e.value:.6g} | {verified} | {flags} | {e.name} |")
+    return "\n".join(lines)
+
+
+def _debriefs(env: Phase3Env) -> tuple[str, list[str]]:
+    board, metric = env.board, env.metric.name
+    fresh = board.select("analyzed", kind="experiment")[-MAX_RECENT_DEBRIEFS:]
+    parts = []
+    for e in fresh:
+        path = env.exp_dir(e.id) / "debrief.md"
+        text = path.read_text() if path.is_file() else "(no debrief written)"
+        if len(text) > DEBRIEF_CHARS:
+            text = text[:DEBRIEF_CHARS] + "\n[... cut; the full debrief is in the experiment folder]"
+        parts.append(f"### {e.id} ({metric} {_value(e, metric)})\n{text.strip()}")
+    older = [e for e in board.select("done", "dead", kind="experiment")][-OLDER_RESULT_LINES:]
+    if older:
+        parts.append("### Earlier results (one line each)\n" + "\n".join(
+            f"- {e.id} {e.state}: {metric} {_value(e, metric)}" + (f" [{e.error_signature}]" if e.error_signature
+                                                                   else "") + f" -- {e.name}"
+            for e in older))
+    return ("\n\n".join(parts) or "(none yet)"), [e.id for e in fresh]
+
+
+def board_summary(board: Board, usd_spent: float) -> str:
+    counts = {k: v for k, v in board.counts().items() if v}
+    return ", ".join(f"{k}: {v}" for k, v in counts.items()) + f"; LLM spend so far ${usd_spent:.2f}"
+
+
+def build_view(env: Phase3Env, inp: StrategistInput) -> StrategistView:
+    debriefs, seen = _debriefs(env)
+    notes = env.board.notes(limit=NOTES_SHOWN)
+    return StrategistView(
+        leaderboard=leaderboard_markdown(env.board, env.manifest), recent_debriefs=debriefs,
+        operator_notes="\n".join(f"- {n.text}" for n in notes) or "(none)",
+        budget_left=inp.budget_left, budget_tier=budget_tier(inp.budget_left),
+        board_summary=board_summary(env.board, inp.usd_spent), proposals_wanted=inp.proposals_wanted, seen=seen,
+    )
+
+
+def render_prompt(ctx: RoleContext, env: Phase3Env, view: StrategistView) -> str:
+    from alphalab.adapters import common_variables
+
+    return env.adapter.render(TEMPLATE, common_variables(ctx.config, ctx.workspace, env.adapter) | view.model_dump())
+
+
+def run(ctx: RoleContext, inp: StrategistInput) -> StrategistOutput:
+    env = Phase3Env(ctx.config, ctx.workspace)
+    view = build_view(env, inp)
+    prompt_chars = len(render_prompt(ctx, env, view))
+    turn = StrategistTurn(proposals_wanted=inp.proposals_wanted)
+    playbook = Playbook(ctx.workspace.playbook, ctx.config.phase3.playbook_max_chars)
+    report = ""
+    if ctx.uses_llm("strategist"):
+        from alphalab.roles.llm import report_text, run_llm_role
+
+        result = run_llm_role(
+            ctx, "strategist", adapter=env.adapter, template=TEMPLATE, variables=view.model_dump(),
+            task=(f"Strategist turn {inp.turn}: propose up to {inp.proposals_wanted} experiment(s) with "
+                  "propose_experiment, cancel queued ones the evidence argues against, record lessons with "
+                  "update_playbook, then call report_to_user."),
+            tools=[*STRATEGIST_TOOLS, report_to_user], label=f"turn{inp.turn:03d}",
+            tool_extras=dict(board=env.board, playbook=playbook, turn=turn, manifest=env.manifest,
+                             seed_for=env.seed_for),
+        )
+        report = report_text(result)
+    else:
+        _baseline(ctx, env, inp, turn, playbook)
+    ctx.log(f"strategist turn {inp.turn}: proposed {turn.proposed}, cancelled {turn.cancelled}")
+    return StrategistOutput(proposed=turn.proposed, cancelled=turn.cancelled, playbook_updated=turn.playbook_updated,
+                            seen_debriefs=view.seen, prompt_chars=prompt_chars, report=report)
+
+
+# ---- baseline: Optuna TPE ------------------------------------------------------------------------------------------
+
+def _distribution(p: SearchParam) -> Any:
+    from optuna.distributions import CategoricalDistribution, FloatDistribution, IntDistribution
+
+    if p.type == "categorical":
+        return CategoricalDistribution(p.choices)
+    if p.type == "int":
+        return IntDistribution(int(p.low), int(p.high), log=p.log)
+    return FloatDistribution(p.low, p.high, log=p.log)
+
+
+def _complete(params: dict[str, Any], space: list[SearchParam]) -> dict[str, Any]:
+    """Fill params the reference leaves out: first choice, or the low end."""
+    out = dict(params)
+    for p in space:
+        if p.name not in out:
+            out[p.name] = p.choices[0] if p.type == "categorical" else (int(p.low) if p.type == "int" else p.low)
+    return out
+
+
+def _tidy(value: Any, p: SearchParam) -> Any:
+    if p.type == "float":
+        return min(max(float(f"{value:.4g}"), p.low), p.high)
+    return value
+
+
+def proposal_name(params: dict[str, Any]) -> str:
+    return " ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in params.items())
+
+
+def _study(env: Phase3Env, rows: list[Experiment], space: list[SearchParam]) -> Any:
+    import optuna
+
+    optuna.logging.set_verbosity(logging.WARNING)
+    dists = {p.name: _distribution(p) for p in space}
+    metric = env.metric
+    # reseeding with the number of rows makes every turn deterministic from the board alone (resume-safe)
+    sampler = optuna.samplers.TPESampler(seed=env.config.seed + len(rows), n_startup_trials=5)
+    study = optuna.create_study(direction="minimize" if metric.direction == "min" else "maximize", sampler=sampler)
+    for e in rows:
+        params = {k: v for k, v in e.params.items() if k in dists}
+        if len(params) != len(dists):
+            continue
+        try:
+            if e.state in ("analyzed", "done") and metric.name in e.metrics and e.eval_mode == "full":
+                study.add_trial(optuna.trial.create_trial(params=params, distributions=dists,
+                                                          value=e.metrics[metric.name]))
+            elif e.state == "dead":
+                study.add_trial(optuna.trial.create_trial(params=params, distributions=dists,
+                                                          state=optuna.trial.TrialState.FAIL))
+        except ValueError:  # a hand-made config outside the search space cannot warm-start TPE
+            continue
+    return study, dists
+
+
+def _baseline(ctx: RoleContext, env: Phase3Env, inp: StrategistInput, turn: StrategistTurn,
+              playbook: Playbook) -> None:
+    space = env.manifest.search_space
+    if space is None:
+        raise PhaseFailed("the baseline Strategist needs a `search_space` in the adapter's manifest")
+    board = env.board
+    rows = board.select(kind="experiment")
+    seen = {tuple(sorted(e.params.items())) for e in rows}
+    proposals: list[dict[str, Any]] = []
+    if not rows and inp.proposals_wanted:
+        proposals.append(_complete(space.reference, space.params))
+    study, dists = _study(env, rows, space.params)
+    by_name = {p.name: p for p in space.params}
+    tries = 0
+    while len(proposals) < inp.proposals_wanted and tries < 50 * max(inp.proposals_wanted, 1):
+        tries += 1
+        trial = study.ask(dists)
+        params = {k: _tidy(v, by_name[k]) for k, v in trial.params.items()}
+        key = tuple(sorted(params.items()))
+        if key in seen:
+            continue
+        seen.add(key)
+        proposals.append(params)
+    for i, params in enumerate(proposals):
+        hypothesis = ("the search space's reference configuration" if not rows and i == 0
+                      else f"TPE proposal of turn {inp.turn}")
+        exp = board.add(name=proposal_name(params), hypothesis=hypothesis, spec={"params": params})
+        board.update(exp.id, seed=env.seed_for(exp.seq))
+        turn.proposed.append(exp.id)
+    lessons = playbook_lessons(env, rows)
+    if lessons:
+        playbook.append(f"Turn {inp.turn}", lessons)
+        turn.playbook_updated = True
+
+
+def playbook_lessons(env: Phase3Env, rows: list[Experiment]) -> str:
+    """What the board says so far: the best configuration, per-choice averages, frequent failures."""
+    metric = env.metric
+    ok = [e for e in rows if e.state in ("analyzed", "done") and metric.name in e.metrics and e.eval_mode == "full"]
+    if not ok:
+        return ""
+    sign = 1 if metric.direction == "min" else -1
+    best = min(ok, key=lambda e: sign * e.metrics[metric.name])
+    lines = [f"- Best so far: {best.id} {metric.name}={best.metrics[metric.name]:.6g} with {best.params}"]
+    space = env.manifest.search_space
+    for p in space.params if space else []:
+        if p.type != "categorical":
+            continue
+        groups: dict[Any, list[float]] = {}
+        for e in ok:
+            if p.name in e.params:
+                groups.setdefault(e.params[p.name], []).append(e.metrics[metric.name])
+        if len(groups) > 1:
+            means = ", ".join(f"{k}: {sum(v) / len(v):.4g} (n={len(v)})" for k, v in sorted(
+                groups.items(), key=lambda kv: sign * sum(kv[1]) / len(kv[1])))
+            lines.append(f"- {p.name} mean {metric.name}, best first: {means}")
+    failures = Counter(e.error_signature for e in rows if e.state == "dead" and e.error_signature)
+    if failures:
+        lines.append("- Frequent failures: " + ", ".join(f"{k} x{v}" for k, v in failures.most_common(3)))
+    return "\n".join(lines)

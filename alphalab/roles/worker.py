@@ -1,0 +1,221 @@
+"""Workers: one task each. `implement` writes `experiments/<id>/` and passes the smoke test, `analyze` writes the
+debrief, `fix` patches a failed experiment and passes the smoke test again.
+
+The smoke test is always run here by trusted code (never judged from an agent's words). Workers return a typed
+outcome; the Dispatcher owns the board transitions.
+
+Baseline (no LLM): implement renders the adapter's `experiment.template_dir` (jinja2; variables `params` and
+`experiment`); analyze writes a templated debrief from the metrics; fix applies the search space's `fallback`
+overrides once, then gives up.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+from typing import Any, Literal
+
+import jinja2
+from pydantic import BaseModel
+
+from alphalab.board import Experiment
+from alphalab.execution import JOB_MARKER, RUN_LOG, fresh_result, signature_from_log
+from alphalab.phase3 import Phase3Env
+from alphalab.roles.base import RoleContext
+from alphalab.sandbox import run_command
+
+TEMPLATE = "phase3_worker.md"
+DEBRIEF = "debrief.md"
+SMOKE_LOG = "smoke.log"
+ERROR_LOG_CHARS = 4000
+
+
+class WorkerOutcome(BaseModel):
+    exp_id: str
+    task: Literal["implement", "analyze", "fix"]
+    ok: bool
+    gave_up: bool = False
+    error_signature: str | None = None
+    detail: str = ""
+    spec: dict[str, Any] | None = None  # a new spec when the task changed the configuration
+
+
+class ExperimentView(BaseModel):
+    """What the worker template sees as `experiment`."""
+
+    id: str
+    name: str
+    hypothesis: str
+    spec: dict[str, Any]
+    seed: int | None
+
+
+def _tail(path: Path, chars: int) -> str:
+    if not path.is_file():
+        return ""
+    text = path.read_text(errors="replace")
+    return text[-chars:]
+
+
+def error_log(env: Phase3Env, exp: Experiment) -> str:
+    d = env.exp_dir(exp.id)
+    parts = [f"error signature: {exp.error_signature or 'unknown'}", exp.note]
+    for name in (RUN_LOG, SMOKE_LOG):
+        tail = _tail(d / name, ERROR_LOG_CHARS)
+        if tail:
+            parts.append(f"--- tail of {name} ---\n{tail}")
+    return "\n".join(p for p in parts if p)
+
+
+def best_line(env: Phase3Env, exclude: str | None = None) -> str:
+    entries = [e for e in env.board.leaderboard(env.metric) if e.id != exclude]
+    if not entries:
+        return "no full-evaluation result yet"
+    b = entries[0]
+    return f"{b.id} {env.metric.name}={b.value:.6g} ({b.name})"
+
+
+# ---- the trusted smoke test ----------------------------------------------------------------------------------------
+
+def smoke_test(env: Phase3Env, exp: Experiment, task: Literal["implement", "fix"]) -> WorkerOutcome:
+    d = env.exp_dir(exp.id)
+    missing = [f for f in env.manifest.experiment.required_files if not (d / f).is_file()]
+    if missing:
+        return WorkerOutcome(exp_id=exp.id, task=task, ok=False, error_signature="missing-files",
+                             detail=f"required files missing: {missing}")
+    request = env.run_request(exp, slot="", mode="smoke")
+    started = time.time()
+    res = run_command(request.command, cwd=d, timeout_s=request.timeout_s, output_chars=ERROR_LOG_CHARS,
+                      log_path=d / SMOKE_LOG, env={JOB_MARKER: f"{exp.id}:smoke"})
+    result = fresh_result(request, started)
+    failed_result = result is not None and result.status != "ok"
+    if res.returncode == 0 and not failed_result:
+        return WorkerOutcome(exp_id=exp.id, task=task, ok=True, detail="smoke test passed")
+    signature = ("timeout" if res.timed_out else (result.error_signature if result and result.error_signature
+                                                   else signature_from_log(res.output) or f"exit-{res.returncode}"))
+    return WorkerOutcome(exp_id=exp.id, task=task, ok=False, error_signature=signature,
+                         detail=(result.error if result and result.error else res.output)[-ERROR_LOG_CHARS:])
+
+
+# ---- rendering the experiment template (baseline implement and fix) --------------------------------------------------
+
+def render_experiment(env: Phase3Env, exp: Experiment, params: dict[str, Any]) -> list[str]:
+    """Render every file of the adapter's template_dir into the experiment folder; `.j2` suffixes are dropped."""
+    rel = env.manifest.experiment.template_dir
+    if not rel:
+        raise ValueError("the adapter's manifest has no experiment.template_dir for the baseline Worker")
+    src = env.adapter.root / rel
+    jenv = jinja2.Environment(loader=jinja2.FileSystemLoader(str(src)), undefined=jinja2.StrictUndefined,
+                              keep_trailing_newline=True, autoescape=False)
+    variables = {"params": params, "experiment": {"id": exp.id, "name": exp.name, "seed": exp.seed}}
+    dest = env.exp_dir(exp.id)
+    written = []
+    for path in sorted(p for p in src.rglob("*") if p.is_file() and "__pycache__" not in p.parts):
+        name = path.relative_to(src).as_posix()
+        out = dest / (name[:-3] if name.endswith(".j2") else name)
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(jenv.get_template(name).render(**variables))
+        written.append(out.relative_to(dest).as_posix())
+    return written
+
+
+# ---- the three tasks ------------------------------------------------------------------------------------------------
+
+def _llm(ctx: RoleContext, env: Phase3Env, exp: Experiment, task: str, **extra: str) -> str:
+    from alphalab.roles.llm import report_text, run_llm_role
+    from alphalab.tools import grep_file, read_file, report_to_user, shell_exec, write_file
+
+    d = env.exp_dir(exp.id)
+    variables = dict(task=task, experiment=ExperimentView(**exp.model_dump(include=set(ExperimentView.model_fields))),
+                     exp_dir=str(d), error_log=extra.get("error_log", ""), metrics=extra.get("metrics", ""),
+                     best=best_line(env, exclude=exp.id))
+    instructions = {
+        "implement": f"Implement experiment {exp.id} in {d} (files: {env.manifest.experiment.required_files}).",
+        "analyze": f"Analyze experiment {exp.id}: write {d / DEBRIEF} (configuration, result, deltas against the "
+                   "best, why it worked or failed, follow-ups).",
+        "fix": f"Experiment {exp.id} failed. Read the error log, patch the files in {d}.",
+    }[task]
+    result = run_llm_role(ctx, "worker", adapter=env.adapter, template=TEMPLATE, variables=variables,
+                          task=instructions + " Then call report_to_user.",
+                          tools=[read_file, write_file, grep_file, shell_exec, report_to_user],
+                          label=f"{task}-{exp.id}-{exp.attempts}")
+    return report_text(result)
+
+
+def implement(ctx: RoleContext, exp_id: str) -> WorkerOutcome:
+    env = Phase3Env(ctx.config, ctx.workspace)
+    exp = env.board.get(exp_id)
+    env.exp_dir(exp.id).mkdir(parents=True, exist_ok=True)
+    if ctx.uses_llm("worker"):
+        _llm(ctx, env, exp, "implement")
+    else:
+        render_experiment(env, exp, exp.params)
+    return smoke_test(env, exp, "implement")
+
+
+def fix(ctx: RoleContext, exp_id: str) -> WorkerOutcome:
+    env = Phase3Env(ctx.config, ctx.workspace)
+    exp = env.board.get(exp_id)
+    if ctx.uses_llm("worker"):
+        _llm(ctx, env, exp, "fix", error_log=error_log(env, exp))
+        return smoke_test(env, exp, "fix")
+    space = env.manifest.search_space
+    fallback = space.fallback if space else {}
+    if not fallback or exp.spec.get("fallback_applied"):
+        return WorkerOutcome(exp_id=exp.id, task="fix", ok=False, gave_up=True, error_signature=exp.error_signature,
+                             detail="no fallback left to try")
+    params = exp.params | fallback
+    spec = exp.spec | {"params": params, "fallback_applied": True}
+    render_experiment(env, exp, params)
+    outcome = smoke_test(env, exp, "fix")
+    return outcome.model_copy(update={"spec": spec, "detail": f"applied fallback {fallback}; {outcome.detail}"})
+
+
+def debrief_markdown(env: Phase3Env, exp: Experiment) -> str:
+    metric = env.metric
+    value = exp.metrics.get(metric.name)
+    entries = [e for e in env.board.leaderboard(metric) if e.id != exp.id]
+    best = entries[0] if entries else None
+    lines = [f"# Debrief: {exp.id}", "", "## Configuration", f"- name: {exp.name}", f"- hypothesis: {exp.hypothesis}",
+             f"- spec: `{json.dumps(exp.spec, sort_keys=True)}`", f"- seed: {exp.seed}, fix attempts: {exp.attempts}",
+             "", "## Result"]
+    if value is None:
+        lines.append(f"- no {metric.name} recorded (eval mode {exp.eval_mode})")
+    else:
+        lines.append(f"- {metric.name} = {value:.6g} ({exp.eval_mode} evaluation)")
+    lines += [f"- {k} = {v:.6g}" for k, v in sorted(exp.metrics.items()) if k != metric.name]
+    lines += ["", "## Against the best"]
+    improved = value is not None and env.manifest.better(value, best.value if best else None)
+    if best is None:
+        lines.append("- first full result of the campaign")
+    elif value is not None:
+        delta = value - best.value
+        rel = f" ({delta / abs(best.value):+.2%})" if best.value else ""
+        lines.append(f"- previous best {best.id}: {best.value:.6g}; delta {delta:+.6g}{rel}")
+        if env.board.noise_floor is not None and abs(delta) <= env.board.noise_floor:
+            lines.append(f"- the difference is within the noise floor ({env.board.noise_floor:.3g})")
+    lines += ["", "## Why", "- " + ("a new best: the changes against the previous best helped" if improved else
+                                   "not better than the best: the changed parameters did not help")]
+    if best is not None and value is not None:
+        changed = {k: v for k, v in exp.params.items() if env.board.get(best.id).params.get(k) != v}
+        if changed:
+            lines.append(f"- differs from the best in: {changed}")
+    lines += ["", "## Follow-ups",
+              "- " + ("verify with a fresh seed, then explore around this configuration" if improved
+                      else "deprioritize this region of the search space")]
+    return "\n".join(lines) + "\n"
+
+
+def analyze(ctx: RoleContext, exp_id: str) -> WorkerOutcome:
+    env = Phase3Env(ctx.config, ctx.workspace)
+    exp = env.board.get(exp_id)
+    path = env.exp_dir(exp.id) / DEBRIEF
+    if ctx.uses_llm("worker"):
+        metrics = json.dumps(exp.metrics, sort_keys=True)
+        report = _llm(ctx, env, exp, "analyze", metrics=metrics)
+        if not path.is_file():  # the agent reported instead of writing the file: its report is the debrief
+            path.write_text(f"# Debrief: {exp.id}\n\n{report}\n")
+    else:
+        path.write_text(debrief_markdown(env, exp))
+    return WorkerOutcome(exp_id=exp.id, task="analyze", ok=True, detail=f"debrief written to {path.name}")

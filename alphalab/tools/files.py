@@ -1,0 +1,92 @@
+"""File tools confined to the workspace: a path (or a symlink on it) that resolves outside is refused."""
+
+from __future__ import annotations
+
+import fnmatch
+import os
+import re
+from pathlib import Path
+
+from alphalab.tools.base import ToolContext, ToolError, tool
+
+MAX_GREP_FILE_BYTES = 5_000_000
+_SKIP_DIRS = {".git", "__pycache__", ".venv", "node_modules"}
+
+
+def resolve_in_workspace(ctx: ToolContext, path: str) -> Path:
+    """The real path of `path` (relative to the workspace, or absolute inside it); ToolError if it escapes."""
+    root = Path(ctx.workspace).resolve()
+    target = (root / path).resolve()  # follows every symlink on the way, dangling ones included
+    if target != root and not target.is_relative_to(root):
+        raise ToolError(f"{path!r} is outside the workspace {root}; file tools only reach files inside it")
+    return target
+
+
+@tool
+def read_file(ctx: ToolContext, path: str, start_line: int = 1, max_lines: int = 2000) -> str:
+    """Read a text file in the workspace. Lines are numbered; use start_line/max_lines to page through big files."""
+    target = resolve_in_workspace(ctx, path)
+    if not target.is_file():
+        raise ToolError(f"{path!r} is not a file" if target.exists() else f"{path!r} does not exist")
+    lines = target.read_text(errors="replace").splitlines()
+    start = max(start_line, 1)
+    chunk = lines[start - 1 : start - 1 + max(max_lines, 1)]
+    body = "\n".join(f"{start + i:6d}\t{line}" for i, line in enumerate(chunk))
+    end = start + len(chunk) - 1
+    if start > 1 or end < len(lines):
+        body += f"\n[lines {start}-{end} of {len(lines)}]"
+    return body
+
+
+@tool
+def write_file(ctx: ToolContext, path: str, content: str, append: bool = False) -> str:
+    """Write (or append to) a text file in the workspace, creating parent folders."""
+    target = resolve_in_workspace(ctx, path)
+    if target.is_dir():
+        raise ToolError(f"{path!r} is a directory")
+    target.parent.mkdir(parents=True, exist_ok=True)
+    with target.open("a" if append else "w", encoding="utf-8") as f:
+        f.write(content)
+    return f"{'appended' if append else 'wrote'} {len(content.encode())} bytes to {target.relative_to(Path(ctx.workspace).resolve())}"
+
+
+def _files(root: Path, base: Path, glob: str | None):
+    if root.is_file():
+        yield root
+        return
+    for dirpath, dirnames, filenames in os.walk(root):
+        dirnames[:] = sorted(d for d in dirnames if d not in _SKIP_DIRS)
+        for name in sorted(filenames):
+            f = Path(dirpath) / name
+            if glob and not fnmatch.fnmatch(name, glob):
+                continue
+            real = f.resolve()
+            if real.is_file() and real.is_relative_to(base):  # symlinks out of the workspace are not followed
+                yield f
+
+
+@tool
+def grep_file(ctx: ToolContext, pattern: str, path: str = ".", glob: str | None = None, max_matches: int = 200) -> str:
+    """Search files for a regular expression (Python syntax). `path` is a file or a folder (searched recursively);
+    `glob` filters file names, e.g. "*.py". Returns `file:line: text` for each match."""
+    try:
+        regex = re.compile(pattern)
+    except re.error as e:
+        raise ToolError(f"invalid regular expression {pattern!r}: {e}") from None
+    base = Path(ctx.workspace).resolve()
+    root = resolve_in_workspace(ctx, path)
+    if not root.exists():
+        raise ToolError(f"{path!r} does not exist")
+    hits: list[str] = []
+    for f in _files(root, base, glob):
+        if f.stat().st_size > MAX_GREP_FILE_BYTES:
+            continue
+        data = f.read_bytes()
+        if b"\0" in data[:8192]:  # binary
+            continue
+        for n, line in enumerate(data.decode(errors="replace").splitlines(), 1):
+            if regex.search(line):
+                hits.append(f"{f.relative_to(base)}:{n}: {line[:400]}")
+                if len(hits) >= max_matches:
+                    return "\n".join(hits) + f"\n[stopped at {max_matches} matches]"
+    return "\n".join(hits) if hits else f"no match for {pattern!r}"

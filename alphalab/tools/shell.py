@@ -1,0 +1,23 @@
+"""shell_exec: a shell command in the workspace, through the sandbox (timeout kills the process group,
+secrets are stripped from the environment, long output keeps head and tail)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from alphalab.sandbox import run_command
+from alphalab.tools.base import ToolContext, tool
+
+
+@tool
+def shell_exec(ctx: ToolContext, command: str, timeout_s: float | None = None) -> str:
+    """Run a bash command in the workspace and return its exit code and combined stdout/stderr.
+    Write and run scripts, install packages, inspect files. `timeout_s` may shorten (never extend) the
+    default timeout; the command and everything it started are killed when it runs out."""
+    limit = ctx.shell_timeout_s if timeout_s is None else min(max(timeout_s, 1.0), ctx.shell_timeout_s)
+    res = run_command(
+        command, cwd=Path(ctx.workspace), timeout_s=limit, sandbox=ctx.sandbox, hidden=ctx.hidden,
+        output_chars=ctx.output_chars,
+    )
+    status = f"timed out after {limit:g} s (killed)" if res.timed_out else f"exit code {res.returncode}"
+    return f"{status}, {res.wall_seconds:.1f} s\n{res.output}"

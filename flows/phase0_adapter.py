@@ -1,0 +1,30 @@
+"""Phase 0: resolve the domain adapter. Three paths, chosen from what is on disk and in the config:
+resume (the workspace holds an adapter: it must validate), customize (the domain names a built-in adapter),
+generate (the domain is free text)."""
+
+from __future__ import annotations
+
+from prefect import flow, get_run_logger
+
+from alphalab import adapters, supervisor_checks
+from alphalab.adapters import ResolvedAdapter
+from alphalab.campaign import load_campaign
+from tasks.setup_roles import campaign_key, customize_adapter, generate_adapter
+
+
+@flow(name="phase0-adapter")
+def phase0_adapter(workspace: str, refresh_cache: bool = False) -> ResolvedAdapter:
+    config, ws = load_campaign(workspace)
+    log = get_run_logger()
+    if adapters.has_adapter(ws):
+        # an invalid adapter stops here with every problem listed: nothing else runs on it
+        adapter = adapters.load_adapter(ws.adapter)
+        log.info(f"Phase 0: resuming the adapter {adapter.manifest.name!r} already in {ws.adapter}")
+        return ResolvedAdapter(path="resume", adapter_dir=str(adapter.root), name=adapter.manifest.name)
+    role = customize_adapter if config.domain in adapters.builtin_adapter_names() else generate_adapter
+    if refresh_cache:
+        role = role.with_options(refresh_cache=True)
+    result = role(workspace, campaign_key(ws))
+    supervisor_checks.require(0, ws)
+    log.info(f"Phase 0: adapter {result.name!r} by the {result.path} path; changes: {result.commits}")
+    return result

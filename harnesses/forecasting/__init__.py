@@ -1,0 +1,1 @@
+"""The trusted time-series forecasting harness: walk-forward evaluation over rolling windows."""

@@ -1,0 +1,65 @@
+"""Finding and loading problems in KernelBench's format.
+
+A problem is a Python file defining `Model` (the reference), `get_inputs()` and `get_init_inputs()`. Sizes are
+module-level constants, as in KernelBench; a problem may also define `SMALL_SIZES` (constant name -> value) that CPU
+mode applies before calling `get_inputs`, so the same file serves an H100 and a laptop test.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import itertools
+from pathlib import Path
+from types import ModuleType
+
+from pydantic import BaseModel, ConfigDict
+
+BUILTIN_PROBLEMS = Path(__file__).resolve().parent / "problems"
+
+_counter = itertools.count()
+
+
+class ProblemRef(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    name: str
+    path: Path
+
+
+def list_problems(problems_dir: Path = BUILTIN_PROBLEMS) -> list[ProblemRef]:
+    """Every problem file in a directory (recursively, so a KernelBench `level1/` tree works), sorted by name."""
+    root = Path(problems_dir)
+    if not root.is_dir():
+        raise FileNotFoundError(f"problems directory not found: {root}")
+    refs = [ProblemRef(name=p.stem, path=p) for p in sorted(root.rglob("*.py")) if not p.name.startswith("_")]
+    return sorted(refs, key=lambda r: r.name)
+
+
+def find_problem(name: str, problems_dir: Path = BUILTIN_PROBLEMS) -> ProblemRef:
+    for ref in list_problems(problems_dir):
+        if ref.name == name:
+            return ref
+    known = ", ".join(r.name for r in list_problems(problems_dir))
+    raise KeyError(f"unknown problem {name!r} in {problems_dir} (known: {known})")
+
+
+def load_module(path: Path, small: bool = False) -> ModuleType:
+    """Import a problem (or solution) file under a fresh, private module name.
+
+    With `small`, the problem's SMALL_SIZES override its size constants (CPU mode)."""
+    path = Path(path).resolve()
+    spec = importlib.util.spec_from_file_location(f"_kernel_mod_{next(_counter)}_{path.stem}", path)
+    if spec is None or spec.loader is None:
+        raise ImportError(f"cannot load {path}")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    if small:
+        for key, value in getattr(module, "SMALL_SIZES", {}).items():
+            setattr(module, key, value)
+    return module
+
+
+def check_problem_module(module: ModuleType) -> None:
+    missing = [a for a in ("Model", "get_inputs", "get_init_inputs") if not hasattr(module, a)]
+    if missing:
+        raise AttributeError(f"{module.__file__}: not a KernelBench-format problem, missing {missing}")

@@ -1,0 +1,6 @@
+"""Hand-written solutions the tests and bench/kernels_gpu.py run through the harness. Loaded by path, never imported.
+
+- reference/: correct solutions that use PyTorch glue only (what CPU mode can run).
+- fast/: hand-written kernels expected to beat the reference on a GPU (CUDA via load_inline, or Triton).
+- adversarial/: solutions that cheat; the harness must reject each with its reason. All target `diag_matmul`.
+"""

@@ -1,0 +1,78 @@
+"""Prefect tasks for the Phase 0–2 roles: one task per role invocation.
+
+Each task takes the workspace folder plus a campaign key (config hash + the workspace's first commit) so the
+inputs+source cache never hands one workspace's results to another (or to a recreated workspace at the same path).
+Retries cover transient provider errors only; results persist, so retrying a failed campaign run replays the
+finished roles from cache.
+"""
+
+from __future__ import annotations
+
+from typing import Callable, TypeVar
+
+from prefect import get_run_logger, task
+
+from alphalab import progress
+from alphalab.adapters import ResolvedAdapter
+from alphalab.campaign import load_campaign
+from alphalab.cost import UsageLedger
+from alphalab.roles import builder, critic, customizer, explorer, generator, tester
+from alphalab.roles.base import RoleContext
+from alphalab.roles.builder import BuilderInput, BuildResult
+from alphalab.roles.critic import CriticInput, Review
+from alphalab.roles.explorer import ExplorerResult
+from alphalab.roles.tester import TestReport
+from alphalab.workspace import Workspace
+from tasks.common import ROLE_TASK_OPTIONS
+
+T = TypeVar("T")
+
+
+def campaign_key(ws: Workspace) -> str:
+    config, _ = load_campaign(ws.root)
+    first_commit = ws.git("rev-list", "--max-parents=0", "HEAD").stdout.split()[0]
+    return f"{config.config_hash()}-{first_commit[:12]}"
+
+
+def _run_role(workspace: str, phase: str, role: str, fn: Callable[[RoleContext], T]) -> T:
+    config, ws = load_campaign(workspace)
+    ctx = RoleContext(config=config, workspace=ws, log=get_run_logger().info, phase=phase,
+                      ledger=UsageLedger(ws.usage_log, pricing=config.pricing))
+    settings = ctx.model_settings(role)
+    policy = f"{settings.provider}:{settings.model}" if ctx.uses_llm(role) else "baseline policy"
+    progress.emit(progress.ProgressEvent(phase=phase, role=role, cost_usd=ctx.ledger.total_usd,
+                                         detail=f"start ({policy})"))
+    out = fn(ctx)
+    progress.emit(progress.ProgressEvent(phase=phase, role=role, cost_usd=ctx.ledger.total_usd, detail="done"))
+    return out
+
+
+# campaign_key is unused in the bodies on purpose: it is part of the cache key.
+@task(name="customizer", **ROLE_TASK_OPTIONS)
+def customize_adapter(workspace: str, campaign_key: str) -> ResolvedAdapter:
+    return _run_role(workspace, "phase0", "customizer", customizer.customize)
+
+
+@task(name="generator", **ROLE_TASK_OPTIONS)
+def generate_adapter(workspace: str, campaign_key: str) -> ResolvedAdapter:
+    return _run_role(workspace, "phase0", "generator", generator.generate)
+
+
+@task(name="explorer", **ROLE_TASK_OPTIONS)
+def explore_data(workspace: str, campaign_key: str) -> ExplorerResult:
+    return _run_role(workspace, "phase1", "explorer", explorer.explore)
+
+
+@task(name="builder", task_run_name="builder-round-{request.round}", **ROLE_TASK_OPTIONS)
+def build_harness(workspace: str, campaign_key: str, request: BuilderInput) -> BuildResult:
+    return _run_role(workspace, "phase2", "builder", lambda ctx: builder.build(ctx, request))
+
+
+@task(name="critic", task_run_name="critic-round-{request.round}", **ROLE_TASK_OPTIONS)
+def review_harness(workspace: str, campaign_key: str, request: CriticInput) -> Review:
+    return _run_role(workspace, "phase2", "critic", lambda ctx: critic.review(ctx, request))
+
+
+@task(name="tester", **ROLE_TASK_OPTIONS)
+def test_harness(workspace: str, campaign_key: str) -> TestReport:
+    return _run_role(workspace, "phase2", "tester", tester.test)

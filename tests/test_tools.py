@@ -1,0 +1,235 @@
+"""General tools: workspace confinement, shell behaviour, images, web search, report."""
+
+from __future__ import annotations
+
+import base64
+import io
+import json
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from types import SimpleNamespace
+
+import pytest
+from PIL import Image
+
+from alphalab.config import WebSearchConfig
+from alphalab.tools import (
+    Finished,
+    ToolContext,
+    ToolError,
+    general_tools,
+    grep_file,
+    read_file,
+    report_to_user,
+    shell_exec,
+    view_image,
+    web_search,
+    write_file,
+)
+
+
+@pytest.fixture
+def ctx(tmp_path) -> ToolContext:
+    ws = tmp_path / "ws"
+    ws.mkdir()
+    return ToolContext(workspace=ws, shell_timeout_s=20, output_chars=2000)
+
+
+def call(t, ctx, **args):
+    return t(ctx, json.dumps(args))
+
+
+def test_general_tools_have_schemas_from_their_signatures():
+    specs = {t.name: t.spec for t in general_tools()}
+    assert set(specs) == {"shell_exec", "read_file", "write_file", "grep_file", "view_image", "web_search",
+                          "spawn_agent"}
+    assert specs["write_file"].parameters["required"] == ["path", "content"]
+    assert specs["write_file"].parameters["properties"]["append"]["type"] == "boolean"
+    assert specs["shell_exec"].parameters["additionalProperties"] is False
+    assert report_to_user.terminal and not any(t.terminal for t in general_tools())
+
+
+def test_write_then_read_and_grep_inside_the_workspace(ctx):
+    call(write_file, ctx, path="src/a.py", content="import os\nx = 1\ny = 2\n")
+    call(write_file, ctx, path="src/a.py", content="x = 3\n", append=True)
+    text = call(read_file, ctx, path="src/a.py", start_line=2, max_lines=2).text
+    assert "x = 1" in text and "y = 2" in text and "import os" not in text and "[lines 2-3 of 4]" in text
+    hits = call(grep_file, ctx, pattern=r"^x = \d", glob="*.py").text.splitlines()
+    assert hits == ["src/a.py:2: x = 1", "src/a.py:4: x = 3"]
+    assert "no match" in call(grep_file, ctx, pattern="zzz").text
+
+
+@pytest.mark.parametrize("tool_, args", [
+    (read_file, {"path": "../secret.txt"}),
+    (read_file, {"path": "/etc/passwd"}),
+    (write_file, {"path": "../escape.txt", "content": "x"}),
+    (write_file, {"path": "sub/../../escape.txt", "content": "x"}),
+    (grep_file, {"pattern": "s", "path": ".."}),
+])
+def test_file_tools_refuse_paths_outside_the_workspace(ctx, tool_, args):
+    (ctx.workspace.parent / "secret.txt").write_text("s3cret")
+    with pytest.raises(ToolError, match="outside the workspace"):
+        call(tool_, ctx, **args)
+    assert not (ctx.workspace.parent / "escape.txt").exists()
+
+
+def test_file_tools_refuse_symlinks_pointing_outside(ctx):
+    outside = ctx.workspace.parent / "outside"
+    outside.mkdir()
+    (outside / "secret.txt").write_text("s3cret")
+    (ctx.workspace / "link").symlink_to(outside)
+    (ctx.workspace / "file_link").symlink_to(outside / "secret.txt")
+    (ctx.workspace / "dangling").symlink_to(outside / "new.txt")
+    with pytest.raises(ToolError, match="outside"):
+        call(read_file, ctx, path="link/secret.txt")
+    with pytest.raises(ToolError, match="outside"):
+        call(read_file, ctx, path="file_link")
+    with pytest.raises(ToolError, match="outside"):
+        call(write_file, ctx, path="dangling", content="x")
+    assert not (outside / "new.txt").exists()
+    # a recursive grep does not follow links out of the workspace either
+    assert call(grep_file, ctx, pattern="s3cret").text.startswith("no match")
+
+
+def test_symlinks_inside_the_workspace_are_fine(ctx):
+    (ctx.workspace / "real.txt").write_text("hello")
+    (ctx.workspace / "alias.txt").symlink_to(ctx.workspace / "real.txt")
+    assert "hello" in call(read_file, ctx, path="alias.txt").text
+
+
+def test_shell_runs_in_the_workspace_without_secrets(ctx, monkeypatch):
+    monkeypatch.setenv("ANTHROPIC_API_KEY", "sk-ant-parent")
+    out = call(shell_exec, ctx, command="pwd; echo ${ANTHROPIC_API_KEY:-unset}; exit 4").text
+    assert out.startswith("exit code 4")
+    assert str(ctx.workspace) in out and "unset" in out and "sk-ant-parent" not in out
+
+
+def test_shell_truncation_keeps_head_and_tail_with_a_note(ctx):
+    out = call(shell_exec, ctx, command="echo HEAD; seq 1 50000; echo TAIL").text
+    assert "HEAD" in out and out.rstrip().endswith("TAIL") and "characters truncated" in out
+    assert len(out) < 2300
+
+
+def test_shell_timeout_is_reported(ctx):
+    ctx.shell_timeout_s = 1
+    out = call(shell_exec, ctx, command="echo begun; sleep 30", timeout_s=100).text
+    assert out.startswith("timed out after 1 s") and "begun" in out
+
+
+def _png(path: Path, size=(40, 30)) -> Path:
+    Image.new("RGB", size, (200, 10, 10)).save(path)
+    return path
+
+
+def test_view_image_attaches_the_image_for_models_that_see(ctx):
+    _png(ctx.workspace / "plot.png")
+    ctx.agent = SimpleNamespace(model=SimpleNamespace(supports_images=True))
+    res = call(view_image, ctx, path="plot.png")
+    assert len(res.images) == 1 and res.images[0].media_type == "image/png" and "40x30" in res.text
+
+
+def test_view_image_downscales_big_images(ctx):
+    _png(ctx.workspace / "big.png", size=(4000, 1000))
+    ctx.agent = SimpleNamespace(model=SimpleNamespace(supports_images=True))
+    res = call(view_image, ctx, path="big.png")
+    with Image.open(io.BytesIO(base64.b64decode(res.images[0].data_b64))) as img:
+        assert max(img.size) == 1568
+
+
+def test_view_image_falls_back_to_text_for_text_only_models(ctx):
+    _png(ctx.workspace / "plot.png")
+    ctx.agent = SimpleNamespace(model=SimpleNamespace(supports_images=False))
+    res = call(view_image, ctx, path="plot.png")
+    assert res.images == [] and "cannot view images" in res.text and "40x30" in res.text
+    (ctx.workspace / "notes.txt").write_text("not an image")
+    with pytest.raises(ToolError, match="not an image"):
+        call(view_image, ctx, path="notes.txt")
+
+
+def test_web_search_unconfigured_says_so(ctx):
+    assert "web search is not configured" in call(web_search, ctx, query="patchtst").text
+
+
+def test_web_search_provider_mode_uses_the_models_native_search(ctx):
+    ctx.web_search = WebSearchConfig(mode="provider")
+    ctx.agent = SimpleNamespace(model=SimpleNamespace())
+    with pytest.raises(ToolError, match="no server-side web search"):
+        call(web_search, ctx, query="q")
+    ctx.agent = SimpleNamespace(model=SimpleNamespace(native_web_search=lambda q: f"native results for {q}"))
+    assert call(web_search, ctx, query="q").text == "native results for q"
+
+
+@pytest.fixture
+def search_server():
+    seen: list[dict] = []
+
+    class Handler(BaseHTTPRequestHandler):
+        def _reply(self, body):
+            data = json.dumps(body).encode()
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+
+        def do_GET(self):
+            seen.append({"method": "GET", "path": self.path})
+            self._reply({"results": [{"title": f"Result {i}", "url": f"https://ex.org/{i}", "content": f"snippet {i}"}
+                                     for i in range(10)]})
+
+        def do_POST(self):
+            body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+            seen.append({"method": "POST", "body": body, "auth": self.headers.get("Authorization")})
+            self._reply({"web": {"results": [{"title": "Brave-like", "url": "https://b.org", "description": "d"}]}})
+
+        def log_message(self, *a):
+            pass
+
+    srv = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=srv.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{srv.server_address[1]}", seen
+    srv.shutdown()
+    srv.server_close()
+
+
+def test_web_search_http_get_with_query_in_the_url(ctx, search_server):
+    base, seen = search_server
+    ctx.web_search = WebSearchConfig(mode="http", url=base + "/search?q={query}&format=json")
+    out = call(web_search, ctx, query="rolling window backtest", max_results=3).text
+    assert seen[0]["path"] == "/search?q=rolling+window+backtest&format=json"
+    assert "Result 0" in out and "https://ex.org/2" in out and "snippet 1" in out and "Result 3" not in out
+
+
+def test_web_search_http_post_sends_the_key(ctx, search_server, monkeypatch):
+    base, seen = search_server
+    monkeypatch.setenv("SEARCH_API_KEY", "k-123")
+    ctx.web_search = WebSearchConfig(mode="http", url=base + "/api", api_key_env="SEARCH_API_KEY")
+    out = call(web_search, ctx, query="q").text
+    assert seen[0]["body"] == {"query": "q", "max_results": 5} and seen[0]["auth"] == "Bearer k-123"
+    assert "Brave-like" in out and "https://b.org" in out
+    monkeypatch.delenv("SEARCH_API_KEY")
+    with pytest.raises(ToolError, match="SEARCH_API_KEY"):
+        call(web_search, ctx, query="q")
+
+
+def test_web_search_http_failure_is_a_tool_error(ctx):
+    ctx.web_search = WebSearchConfig(mode="http", url="http://127.0.0.1:9/none")
+    with pytest.raises(ToolError, match="web search request failed"):
+        call(web_search, ctx, query="q")
+
+
+def test_report_to_user_finishes_and_keeps_a_copy(ctx):
+    with pytest.raises(Finished) as fin:
+        call(report_to_user, ctx, message="RMSE 0.41, baseline 0.52")
+    assert fin.value.payload == "RMSE 0.41, baseline 0.52"
+    assert "RMSE 0.41" in (ctx.workspace / "notes" / "reports.md").read_text()
+    with pytest.raises(ToolError, match="empty"):
+        call(report_to_user, ctx, message="  ")
+
+
+def test_spawn_agent_outside_an_agent_is_a_tool_error(ctx):
+    spawn = next(t for t in general_tools() if t.name == "spawn_agent")
+    with pytest.raises(ToolError, match="only available inside an agent"):
+        call(spawn, ctx, task="x")
+

@@ -21,8 +21,9 @@ from typing import Any
 from pydantic import BaseModel, Field
 
 from alphalab.config import AgentLimits
+from alphalab.errors import SandboxUnavailable
 from alphalab.models.base import Message, Model, ModelResponse, ProviderError, ToolCall, Usage
-from alphalab.sandbox import truncate_middle
+from alphalab.sandbox import require_bwrap, truncate_middle
 from alphalab.tools.base import Finished, Tool, ToolContext, ToolError, ToolResult
 
 # tool outputs of the most recent steps stay verbatim through compaction: the model is working with them
@@ -214,6 +215,9 @@ class Agent:
 
     # --- the loop ---------------------------------------------------------------------------------------------
     def run(self, system: str, task: str) -> AgentResult:
+        """Raises SandboxUnavailable before any model call when the configured sandbox cannot run commands."""
+        if "shell_exec" in self.tools and getattr(self.ctx.sandbox, "mode", "none") == "bwrap":
+            require_bwrap()
         self.trajectory_path.parent.mkdir(parents=True, exist_ok=True)
         self.messages = [Message(role="system", content=system, cache=True), Message(role="user", content=task)]
         written = 0  # messages already recorded in the trajectory
@@ -298,6 +302,8 @@ class Agent:
             return f
         except ToolError as e:
             result = ToolResult(text=f"error: {e}", is_error=True)
+        except SandboxUnavailable:
+            raise  # a setup problem the model cannot fix: the run stops and says how to fix it
         except Exception as e:  # a broken tool must not end the run: the model can try another way
             result = ToolResult(text=f"error: tool {call.name} failed: {type(e).__name__}: {e}", is_error=True)
         text = truncate_middle(result.text, self.limits.tool_output_chars)

@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import json
+import shutil
 import time
 from pathlib import Path
 
 import pytest
 
 from alphalab.agent import Agent, compact, estimate_tokens
-from alphalab.config import AgentLimits
+from alphalab.config import AgentLimits, SandboxConfig
 from alphalab.cost import UsageLedger
+from alphalab.errors import SandboxUnavailable
 from alphalab.models.base import Message, ModelResponse, ProviderError, ToolCall, Usage
 from alphalab.models.scripted import ScriptedModel
 from alphalab.tools import ToolContext, general_tools, report_to_user, tool
@@ -96,7 +98,8 @@ def test_usd_limit_uses_the_ledger(tmp_path):
     model = ScriptedModel.from_calls([("shell_exec", {"command": "true"})] * 5, name="openai:gpt-4.1",
                                      usage=Usage(input_tokens=1_000_000))
     ledger = UsageLedger(tmp_path / "usage.jsonl")
-    result, _, _ = _run(tmp_path, model, AgentLimits(max_usd=3.0, max_tokens=10**9), ledger=ledger, role="explorer", phase="1")
+    limits = AgentLimits(max_usd=3.0, max_tokens=10**9)
+    result, _, _ = _run(tmp_path, model, limits, ledger=ledger, role="explorer", phase="1")
     assert result.reason == "max_usd" and result.steps == 2
     assert result.cost_usd == pytest.approx(4.0) and ledger.total_usd == pytest.approx(4.0)
     assert set(ledger.totals_by_role()) == {"explorer"}
@@ -144,7 +147,8 @@ def test_trajectory_is_written_one_line_per_step_as_it_goes(tmp_path):
 
 
 def test_tool_output_is_truncated_to_the_limit(tmp_path):
-    model = ScriptedModel.from_calls([("shell_exec", {"command": "seq 1 100000"}), ("report_to_user", {"message": "x"})])
+    model = ScriptedModel.from_calls([("shell_exec", {"command": "seq 1 100000"}),
+                                      ("report_to_user", {"message": "x"})])
     _run(tmp_path, model, AgentLimits(tool_output_chars=1000))
     out = _tool_messages(model.calls[-1])[0].content
     assert len(out) < 1200 and "characters truncated" in out and out.rstrip().endswith("100000")
@@ -238,3 +242,13 @@ def test_a_shell_command_cannot_outlast_the_wall_time_limit(tmp_path):
     assert result.reason == "max_wall_seconds" and result.steps == 1
     out = _lines(tmp_path / "traj/t.jsonl")[0]["tools"][0]["output"]
     assert out.startswith("timed out") and "begun" in out
+
+
+def test_a_missing_sandbox_stops_the_run_before_any_model_call(tmp_path, monkeypatch):
+    monkeypatch.setattr(shutil, "which", lambda name: None)
+    model = ScriptedModel.from_calls([("shell_exec", {"command": "true"})])
+    agent = Agent(model, general_tools(), ToolContext(workspace=tmp_path, sandbox=SandboxConfig(mode="bwrap")),
+                  AgentLimits(), tmp_path / "t.jsonl")
+    with pytest.raises(SandboxUnavailable, match="apt-get install -y bubblewrap"):
+        agent.run("sys", "task")
+    assert model.calls == []

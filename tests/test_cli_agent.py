@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+from PIL import Image
 
 from alphalab.cli import main
 from tests.fakes.llm_server import anthropic_reply, llm_server, openai_reply  # noqa: F401
@@ -59,20 +60,26 @@ def test_agent_through_the_openai_provider(tmp_path, monkeypatch, capsys, llm_se
     llm_server.enqueue(
         openai_reply(tool_calls=[("shell_exec", "{broken json")]),
         openai_reply(tool_calls=[("shell_exec", {"command": "echo from-the-shell"})]),
+        openai_reply(tool_calls=[("view_image", {"path": "plot.png"})]),
         openai_reply(tool_calls=[("report_to_user", {"message": "all done"})], prompt_tokens=1000),
     )
     ws = tmp_path / "ws"
+    ws.mkdir()
+    Image.new("RGB", (8, 8)).save(ws / "plot.png")
     code = main(["agent", "say hi", "--model", "openai:gpt-4.1", "--base-url", llm_server.openai_base_url,
                  "--workspace", str(ws)])
     assert code == 0 and "all done" in capsys.readouterr().out
     bodies = llm_server.bodies()
-    assert len(bodies) == 3 and bodies[0]["model"] == "gpt-4.1"
+    assert len(bodies) == 4 and bodies[0]["model"] == "gpt-4.1"
     assert {t["function"]["name"] for t in bodies[0]["tools"]} >= {"shell_exec", "report_to_user", "spawn_agent"}
-    tool_msgs = [m for m in bodies[2]["messages"] if m["role"] == "tool"]
+    tool_msgs = [m for m in bodies[3]["messages"] if m["role"] == "tool"]
     assert "not valid JSON" in tool_msgs[0]["content"] and "from-the-shell" in tool_msgs[1]["content"]
+    image_parts = [p for m in bodies[3]["messages"] if isinstance(m["content"], list)
+                   for p in m["content"] if p.get("type") == "image_url"]
+    assert len(image_parts) == 1 and image_parts[0]["image_url"]["url"].startswith("data:image/png;base64,")
     end = _trajectory(ws)[-1]["result"]
-    # gpt-4.1: $2/M in, $8/M out -> 2*100 + 1000 in, 3*20 out
-    assert end["cost_usd"] == pytest.approx((1200 * 2 + 60 * 8) / 1e6)
+    # gpt-4.1: $2/M in, $8/M out -> 3*100 + 1000 in, 4*20 out
+    assert end["cost_usd"] == pytest.approx((1300 * 2 + 80 * 8) / 1e6)
 
 
 def test_agent_through_the_anthropic_provider(tmp_path, monkeypatch, capsys, llm_server):  # noqa: F811

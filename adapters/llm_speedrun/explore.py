@@ -1,7 +1,7 @@
 """Baseline exploration of a speedrun corpus: size, document lengths, byte histogram, and reference bits-per-byte
 figures (order-0 and order-1 byte entropy, lzma) that any trained model should beat.
 
-    python explore.py --data CORPUS --workspace WS [--max-mb 64]
+    python explore.py CORPUS WORKSPACE [--max-mb 64]     (how the baseline Explorer calls it)
 
 Writes WS/data_report/corpus_stats.{json,md} and WS/plots/{byte_histogram,doc_lengths}.png.
 """
@@ -50,8 +50,8 @@ def entropies(stream: np.ndarray) -> tuple[float, float]:
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--data", type=Path, required=True)
-    p.add_argument("--workspace", type=Path, default=Path("."))
+    p.add_argument("data", type=Path)
+    p.add_argument("workspace", type=Path)
     p.add_argument("--max-mb", type=float, default=64.0, help="read at most this much of the corpus")
     ns = p.parse_args()
     docs = read_sample(ns.data, int(ns.max_mb * 2**20))
@@ -79,9 +79,9 @@ def main() -> None:
     report.mkdir(parents=True, exist_ok=True)
     plots.mkdir(parents=True, exist_ok=True)
     (report / "corpus_stats.json").write_text(json.dumps(stats, indent=2))
-    (report / "corpus_stats.md").write_text(
-        "# Corpus statistics\n\n" + "\n".join(f"- {k}: {v}" for k, v in stats.items())
-        + "\n\nA trained model's val_bpb should be well under the lzma and order-1 figures.\n")
+    summary = ("# Corpus statistics\n\n" + "\n".join(f"- {k}: {v}" for k, v in stats.items())
+               + "\n\nA trained model's val_bpb should be well under the lzma and order-1 figures.\n")
+    (report / "corpus_stats.md").write_text(summary)
 
     fig, ax = plt.subplots(figsize=(10, 4))
     ax.bar(np.arange(256), np.bincount(stream, minlength=256), width=1.0)
@@ -95,7 +95,7 @@ def main() -> None:
     ax.set(xlabel="document length (bytes)", ylabel="documents", title="Document lengths")
     fig.tight_layout()
     fig.savefig(plots / "doc_lengths.png", dpi=100)
-    print(json.dumps(stats, indent=2))
+    print(summary)
 
 
 if __name__ == "__main__":

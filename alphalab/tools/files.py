@@ -47,7 +47,8 @@ def write_file(ctx: ToolContext, path: str, content: str, append: bool = False) 
     target.parent.mkdir(parents=True, exist_ok=True)
     with target.open("a" if append else "w", encoding="utf-8") as f:
         f.write(content)
-    return f"{'appended' if append else 'wrote'} {len(content.encode())} bytes to {target.relative_to(Path(ctx.workspace).resolve())}"
+    where = target.relative_to(Path(ctx.workspace).resolve())
+    return f"{'appended' if append else 'wrote'} {len(content.encode())} bytes to {where}"
 
 
 def _files(root: Path, base: Path, glob: str | None):

@@ -57,6 +57,8 @@ def load_campaign(workspace: Workspace) -> CampaignConfig | None:
 
 def parse_harness_args(argv: Sequence[str] | None, description: str) -> HarnessArgs:
     ns = harness_parser(description).parse_args(argv)
+    if not ns.experiment.is_dir():
+        raise AlphalabError(f"experiment folder does not exist: {ns.experiment}")
     ws = Workspace(ns.workspace)
     campaign = load_campaign(ws)
     data = ns.data or (campaign.data_path if campaign else None)

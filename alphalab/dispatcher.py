@@ -477,8 +477,10 @@ class Dispatcher:
         v = self.board.add(name=f"verify {exp.id}", hypothesis=f"re-run of {exp.id} with a fresh seed",
                            spec=exp.spec, parent=exp.id, kind="verify", state="checked")
         self.board.update(v.id, seed=self.env.seed_for(v.seq, verify=True))
-        shutil.copytree(self.env.exp_dir(exp.id), self.env.exp_dir(v.id), dirs_exist_ok=True,
-                        ignore=shutil.ignore_patterns(*_OUTPUTS))
+        src, dst = self.env.exp_dir(exp.id), self.env.exp_dir(v.id)
+        dst.mkdir(parents=True, exist_ok=True)
+        if src.is_dir():
+            shutil.copytree(src, dst, dirs_exist_ok=True, ignore=shutil.ignore_patterns(*_OUTPUTS))
         self.board.transition(v.id, "queued")
         self.log(f"{exp.id} is a new best: verification re-run {v.id} queued")
 

@@ -41,6 +41,12 @@ class RunRequest(BaseModel):
     command: str  # already formatted; run with bash in exp_dir
     exp_dir: Path
     timeout_s: float
+    # distinguishes launches of one attempt (a run re-queued after a hard stop starts again under a new launch)
+    launch: str = ""
+
+    @property
+    def idempotency_key(self) -> str:
+        return f"{self.exp_id}-{self.attempt}-{self.launch}"
 
     @property
     def marker(self) -> str:
@@ -146,6 +152,32 @@ def kill_marked_group(pid_file: Path, marker: str) -> bool:
     return True
 
 
+def execute(request: RunRequest, job_id: str) -> RunOutcome:
+    """Run one job to its end in this process's machine: pinned GPU, own timeout, output to `run.log`."""
+    started = time.time()
+    log = request.exp_dir / RUN_LOG
+    pid_file = request.exp_dir / PID_FILE
+    try:
+        with open(log, "a", encoding="utf-8") as f:
+            f.write(f"=== {request.mode} run, attempt {request.attempt}, seed {request.seed}, slot {request.slot} ===\n")
+        # `exec` keeps the group leader's pid, which is the group id recorded for crash recovery
+        command = f"echo $$ > {shlex.quote(str(pid_file))}; exec {request.command}"
+        res = run_command(
+            command, cwd=request.exp_dir, timeout_s=request.timeout_s, output_chars=4000, log_path=log,
+            env={"CUDA_VISIBLE_DEVICES": request.slot, JOB_MARKER: request.marker},
+        )
+    except Exception as e:  # an outcome must come back whatever happens, or the slot would leak
+        return RunOutcome(
+            exp_id=request.exp_id, attempt=request.attempt, slot=request.slot, job_id=job_id, returncode=None,
+            started_at=started, finished_at=time.time(), output_tail=f"runner error: {e!r}",
+        )
+    return RunOutcome(
+        exp_id=request.exp_id, attempt=request.attempt, slot=request.slot, job_id=job_id,
+        returncode=res.returncode, timed_out=res.timed_out, started_at=started, finished_at=time.time(),
+        output_tail=res.output[-4000:], result=fresh_result(request, started),
+    )
+
+
 class LocalRunner:
     """One subprocess per slot on this machine. Each job runs in a thread that blocks on the process."""
 
@@ -163,28 +195,8 @@ class LocalRunner:
         return job_id
 
     def _run(self, job_id: str, request: RunRequest, on_done: OnDone) -> None:
-        started = time.time()
-        log = request.exp_dir / RUN_LOG
-        pid_file = request.exp_dir / PID_FILE
-        with open(log, "a", encoding="utf-8") as f:
-            f.write(f"=== {request.mode} run, attempt {request.attempt}, seed {request.seed}, slot {request.slot} ===\n")
-        # `exec` keeps the group leader's pid, which is the group id recorded for crash recovery
-        command = f"echo $$ > {shlex.quote(str(pid_file))}; exec {request.command}"
         try:
-            res = run_command(
-                command, cwd=request.exp_dir, timeout_s=request.timeout_s, output_chars=4000, log_path=log,
-                env={"CUDA_VISIBLE_DEVICES": request.slot, JOB_MARKER: request.marker},
-            )
-            outcome = RunOutcome(
-                exp_id=request.exp_id, attempt=request.attempt, slot=request.slot, job_id=job_id,
-                returncode=res.returncode, timed_out=res.timed_out, started_at=started, finished_at=time.time(),
-                output_tail=res.output[-4000:], result=fresh_result(request, started),
-            )
-        except Exception as e:  # the callback must fire whatever happens, or the slot would leak
-            outcome = RunOutcome(
-                exp_id=request.exp_id, attempt=request.attempt, slot=request.slot, job_id=job_id, returncode=None,
-                started_at=started, finished_at=time.time(), output_tail=f"runner error: {e!r}",
-            )
+            outcome = execute(request, job_id)
         finally:
             with self._lock:
                 self._jobs.pop(job_id, None)

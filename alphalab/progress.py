@@ -16,14 +16,14 @@ from pydantic import BaseModel
 
 
 class ProgressEvent(BaseModel):
-    phase: str  # "phase1"
-    role: str
+    phase: str  # "phase1", or "campaign" for campaign-level news
+    role: str = ""
     step: int | None = None  # None for a role starting or finishing
     cost_usd: float | None = None  # campaign spend so far
     detail: str = ""
 
     def line(self) -> str:
-        parts = [self.phase.replace("phase", "phase "), self.role]
+        parts = [p for p in (self.phase.replace("phase", "phase "), self.role) if p]
         if self.step is not None:
             parts.append(f"step {self.step}")
         if self.cost_usd is not None:
@@ -42,6 +42,10 @@ def emit(event: ProgressEvent) -> None:
         subscribers = list(_subscribers)
     for fn in subscribers:
         fn(event)
+
+
+def announce(text: str) -> None:
+    emit(ProgressEvent(phase="campaign", detail=text))
 
 
 @contextmanager
@@ -68,4 +72,6 @@ class TerminalReporter:
         if len(text) > self.width:
             text = text[: self.width - 3] + "..."
         with self._lock:
-            print(text, file=self.stream, flush=True)
+            # write, not print: a flow with log_prints would turn a print into a log record
+            self.stream.write(text + "\n")
+            self.stream.flush()

@@ -6,9 +6,10 @@ from __future__ import annotations
 
 import importlib
 
-from prefect import flow
+from prefect import flow, get_run_logger
 from pydantic import BaseModel
 
+from alphalab import progress
 from alphalab.campaign import open_campaign
 from alphalab.config import ROLES, CampaignConfig
 from alphalab.cost import UsageLedger
@@ -42,14 +43,19 @@ def baseline_roles(config: CampaignConfig) -> list[str]:
     return [r for r in ROLES if config.models.for_role(r).provider == "baseline"]
 
 
-@flow(name="campaign", log_prints=True)
+def _say(text: str) -> None:
+    get_run_logger().info(text)
+    progress.announce(text)
+
+
+@flow(name="campaign")
 def campaign(config: str, workspace: str | None = None, stop_after: int = 3) -> CampaignSummary:
     """Run a campaign from its YAML. `stop_after` ends it after that phase (0-3)."""
     cfg, ws = open_campaign(config, workspace)
     path = str(ws.root)
     baseline = baseline_roles(cfg)
-    print(f"campaign {cfg.name!r} in {path}")
-    print("roles on the baseline policy (no LLM): " + (", ".join(baseline) or "none"))
+    _say(f"campaign {cfg.name!r} in {path}")
+    _say("roles on the baseline policy (no LLM): " + (", ".join(baseline) or "none"))
     done: list[int] = []
     for n, phase in enumerate((phase0_adapter, phase1_explore, phase2_evaluation)):
         if n > stop_after:
@@ -61,10 +67,10 @@ def campaign(config: str, workspace: str | None = None, stop_after: int = 3) -> 
         phase3 = phase3_flow()
         if phase3 is None:
             note = "Phase 3 (experiments) is not available in this installation: the campaign ends after Phase 2"
-            print(note)
+            _say(note)
         else:
             phase3(path)
             done.append(3)
     cost = UsageLedger(ws.usage_log, pricing=cfg.pricing).total_usd
-    print(f"campaign {cfg.name!r}: phases {done} done; model spend ${cost:.4f}")
+    _say(f"campaign {cfg.name!r}: phases {done} done; model spend ${cost:.4f}")
     return CampaignSummary(name=cfg.name, workspace=path, phases_done=done, cost_usd=cost, note=note)

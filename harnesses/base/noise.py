@@ -1,12 +1,16 @@
 """The noise floor: the spread of one seeded reference configuration over several seeds.
 
-A domain's harness measures it once per campaign and writes `WS/noise_floor.json`; the leaderboard flags gains
-smaller than `spread`.
+`measure_noise_floor` renders the adapter's experiment template with the reference params once per seed (into
+`WS/noise_floor/seed_<n>/`), runs the manifest's full command on each, and writes `WS/noise_floor.json`. The board
+reads its `spread` and flags leaderboard gains smaller than it. Works for any domain whose adapter has a template.
 """
 
 from __future__ import annotations
 
+import shlex
 import statistics
+import sys
+from collections.abc import Sequence
 from pathlib import Path
 
 from pydantic import BaseModel, Field
@@ -15,6 +19,7 @@ from alphalab.results import RunResult
 from alphalab.workspace import Workspace
 
 NOISE_FLOOR_FILE = "noise_floor.json"
+NOISE_DIR = "noise_floor"
 
 
 class NoiseFloor(BaseModel):
@@ -27,11 +32,12 @@ class NoiseFloor(BaseModel):
     params: dict[str, str | int | float | bool] = Field(default_factory=dict)
 
     @classmethod
-    def from_results(cls, metric: str, seeds: list[int], results: list[RunResult],
+    def from_results(cls, metric: str, seeds: Sequence[int], results: Sequence[RunResult],
                      params: dict | None = None) -> "NoiseFloor":
-        bad = [(s, r.error) for s, r in zip(seeds, results) if r.status != "ok" or metric not in r.metrics]
+        bad = [f"seed {s}: {r.error or 'no ' + metric}" for s, r in zip(seeds, results)
+               if r.status != "ok" or metric not in r.metrics]
         if bad:
-            raise ValueError(f"noise floor: runs failed for seeds {bad}")
+            raise ValueError("noise floor: reference runs failed: " + "; ".join(bad))
         values = [r.metrics[metric] for r in results]
         return cls(metric=metric, seeds=list(seeds), values=values, mean=statistics.fmean(values),
                    std=statistics.stdev(values) if len(values) > 1 else 0.0,
@@ -46,3 +52,51 @@ class NoiseFloor(BaseModel):
     def read(cls, workspace: Workspace) -> "NoiseFloor | None":
         path = workspace.root / NOISE_FLOOR_FILE
         return cls.model_validate_json(path.read_text()) if path.is_file() else None
+
+
+def measure_noise_floor(
+    workspace: Workspace,
+    params: dict | None = None,
+    seeds: Sequence[int] = (0, 1, 2),
+    *,
+    data: Path | None = None,
+    timeout_s: float | None = None,
+) -> NoiseFloor:
+    """Full evaluations of `params` (default: the search space's `reference`) under each seed, one after another.
+
+    `data` defaults to the data_path of `WS/campaign.yaml`. Raises ValueError when a run fails.
+    """
+    from alphalab.adapters import load_adapter
+    from alphalab.execution import format_command
+    from alphalab.sandbox import run_command
+    from harnesses.base.cli import load_campaign
+    from harnesses.base.templates import TemplateExperiment, render_experiment
+
+    adapter = load_adapter(workspace.adapter)
+    spec = adapter.manifest.experiment
+    if not spec.template_dir:
+        raise ValueError(f"adapter {adapter.manifest.name!r} has no experiment template to measure a noise floor with")
+    if params is None:
+        params = dict(adapter.manifest.search_space.reference) if adapter.manifest.search_space else {}
+    campaign = load_campaign(workspace)
+    if data is None:
+        if campaign is None:
+            raise ValueError(f"no dataset: pass data= or put a campaign config at {workspace.config_copy}")
+        data = campaign.data_path
+    limit = timeout_s or (campaign.execution.experiment_timeout_s if campaign else None) or spec.time_limit_s
+    results = []
+    for seed in seeds:
+        exp_dir = workspace.root / NOISE_DIR / f"seed_{seed}"
+        render_experiment(adapter.root / spec.template_dir, exp_dir, params,
+                          TemplateExperiment(id=f"noise-floor-seed-{seed}", name="noise floor reference", seed=seed))
+        cmd = format_command(spec.full_command, python=sys.executable, workspace=workspace.root,
+                             harness=workspace.harness, exp_dir=exp_dir, mode="full", seed=seed,
+                             data=Path(data).resolve())
+        # the harness is trusted code: it sandboxes the experiment itself
+        proc = run_command(shlex.split(cmd), cwd=exp_dir, timeout_s=limit, log_path=exp_dir / "harness.log")
+        result = RunResult.read(exp_dir) or RunResult(
+            status="failed", eval_mode="full", error=f"no result (exit {proc.returncode}): {proc.output[-2000:]}")
+        results.append(result)
+    floor = NoiseFloor.from_results(adapter.manifest.primary.name, list(seeds), results, params)
+    floor.write(workspace)
+    return floor

@@ -13,18 +13,10 @@ from pathlib import Path
 import numpy as np
 
 from alphalab.workspace import Workspace
-from harnesses.forecasting.data import DatasetMeta, ForecastData, check_split, fingerprint, load_dataset, resolve_dataset
-
-
-def _ragged(arrays: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
-    offsets = np.zeros(len(arrays) + 1, dtype=np.int64)
-    offsets[1:] = np.cumsum([len(a) for a in arrays])
-    flat = np.concatenate(arrays) if arrays else np.zeros(0, np.float32)
-    return flat.astype(np.float32, copy=False), offsets
-
-
-def _unragged(flat: np.ndarray, offsets: np.ndarray) -> list[np.ndarray]:
-    return [flat[offsets[i]: offsets[i + 1]] for i in range(len(offsets) - 1)]
+from harnesses.forecasting.data import (
+    DatasetMeta, ForecastData, check_split, fingerprint, load_dataset, resolve_dataset,
+)
+from harnesses.forecasting.ragged import pack, unpack
 
 
 def cache_dir(workspace: Workspace) -> Path:
@@ -47,7 +39,7 @@ def prepared(workspace: Workspace, data_path: Path) -> ForecastData:
 def _write(base: Path, data: ForecastData) -> None:
     tmp = base.with_name(base.name + f".tmp{os.getpid()}")
     tmp.mkdir(parents=True, exist_ok=True)
-    flat, offsets = _ragged(data.values)
+    flat, offsets = pack(data.values)
     np.savez(tmp / "data.npz", flat=flat, offsets=offsets, train_len=data.train_len, inst_series=data.inst_series,
              inst_window=data.inst_window, inst_cutoff=data.inst_cutoff,
              item_ids=np.asarray(data.item_ids), starts=np.asarray(data.starts))
@@ -62,5 +54,5 @@ def _read(base: Path) -> ForecastData:
     meta = DatasetMeta.model_validate_json((base / "meta.json").read_text())
     with np.load(base / "data.npz") as z:
         return ForecastData(meta=meta, item_ids=[str(x) for x in z["item_ids"]], starts=[str(x) for x in z["starts"]],
-                            values=_unragged(z["flat"], z["offsets"]), train_len=z["train_len"],
+                            values=unpack(z["flat"], z["offsets"]), train_len=z["train_len"],
                             inst_series=z["inst_series"], inst_window=z["inst_window"], inst_cutoff=z["inst_cutoff"])

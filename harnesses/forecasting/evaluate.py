@@ -11,6 +11,7 @@ and `.private/` hidden under bwrap, computes RMSE (primary), MAE, MASE and the p
 
 from __future__ import annotations
 
+import re
 import shutil
 import sys
 import threading
@@ -40,17 +41,17 @@ IO_DIR = "_io"
 SMOKE_SERIES = 8
 DEFAULT_SEASONALITY = 24
 DEFAULT_LIMITS = {"smoke": 300.0, "full": 3600.0}
+_EXCEPTION_LINE = re.compile(r"^([A-Za-z_][\w.]*(?:Error|Exception|Interrupt|Exit))(?::|$)")
 
 
 def select_instances(data: ForecastData, mode: str) -> np.ndarray:
+    """Full: every instance. Smoke: the last window of each of the first few series."""
     if mode == "full":
         return np.arange(len(data.inst_cutoff))
-    series = np.arange(min(SMOKE_SERIES, data.meta.n_series))
-    last = {int(s): -1 for s in series}
-    for i, s in enumerate(data.inst_series):
-        if int(s) in last and (last[int(s)] < 0 or data.inst_cutoff[i] > data.inst_cutoff[last[int(s)]]):
-            last[int(s)] = i
-    return np.asarray([i for i in last.values() if i >= 0], dtype=np.int64)
+    idx = np.flatnonzero(data.inst_series < SMOKE_SERIES)
+    idx = idx[np.lexsort((data.inst_cutoff[idx], data.inst_series[idx]))]
+    is_last = np.r_[data.inst_series[idx][1:] != data.inst_series[idx][:-1], True]
+    return idx[is_last]
 
 
 def _manifest(args: HarnessArgs) -> Manifest | None:
@@ -66,13 +67,17 @@ def _time_limit(args: HarnessArgs, manifest: Manifest | None) -> float:
     return DEFAULT_LIMITS[args.mode]
 
 
-def _seasonality(args: HarnessArgs, manifest: Manifest | None) -> int:
-    return (manifest.seasonality if manifest and manifest.seasonality else None) or DEFAULT_SEASONALITY
+def _seasonality(manifest: Manifest | None) -> int:
+    return manifest.seasonality if manifest and manifest.seasonality else DEFAULT_SEASONALITY
+
+
+def _option(args: HarnessArgs, name: str):
+    return args.campaign.domain_options.get(name) if args.campaign else None
 
 
 def _child_env(args: HarnessArgs) -> dict[str, str]:
     env = {"PYTHONUNBUFFERED": "1", "PYTHONHASHSEED": str(args.seed)}
-    threads = args.campaign.domain_options.get("threads_per_experiment") if args.campaign else None
+    threads = _option(args, "threads_per_experiment")
     if threads:
         env |= {"OMP_NUM_THREADS": str(threads), "MKL_NUM_THREADS": str(threads)}
     return env
@@ -82,37 +87,26 @@ def _process_failure(proc: CommandResult, stage: str) -> EvaluationFailure:
     if proc.timed_out:
         return EvaluationFailure("timeout", f"the strategy process timed out {stage}")
     lines = [ln for ln in proc.output.strip().splitlines() if ln.strip()]
-    last = lines[-1] if lines else ""
-    exc = last.split(":", 1)[0].strip() if ":" in last and " " not in last.split(":", 1)[0].strip() else ""
+    exc = _EXCEPTION_LINE.match(lines[-1]) if lines else None
     tail = "\n".join(lines[-15:])
-    return EvaluationFailure(f"strategy_error:{exc}" if exc else f"strategy_exit:{proc.returncode}",
+    return EvaluationFailure(f"strategy_error:{exc.group(1)}" if exc else f"strategy_exit:{proc.returncode}",
                              f"the strategy process exited with code {proc.returncode} {stage}:\n{tail}")
 
 
-def evaluate(args: HarnessArgs) -> RunResult:
-    start = time.monotonic()
-    exp_dir = args.experiment
-    clear_result(exp_dir)
-    if not (exp_dir / ENTRY_POINT).is_file():
-        raise EvaluationFailure("missing_entry_point", f"{exp_dir / ENTRY_POINT} does not exist")
-    manifest = _manifest(args)
-    season = _seasonality(args, manifest)
-    data = prepared(args.workspace, args.data)
-    instances = select_instances(data, args.mode)
-    rounds = plan_rounds(data, instances)
-    series = np.unique(data.inst_series[instances])
-    H = data.meta.prediction_length
-    settings = RunSettings(seed=args.seed, mode=args.mode, freq=data.meta.freq, prediction_length=H,
-                           seasonality=season, n_series=data.meta.n_series)
+def _run_strategy(args: HarnessArgs, data: ForecastData, rounds: list[np.ndarray], settings: RunSettings,
+                  manifest: Manifest | None) -> tuple[np.ndarray, CommandResult]:
+    """Run the Strategy process and feed it the rounds; returns its forecasts in round order."""
+    exp_dir, H = args.experiment, data.meta.prediction_length
     io_dir = exp_dir / IO_DIR
     shutil.rmtree(io_dir, ignore_errors=True)
+    series = np.unique(np.concatenate([data.inst_series[r] for r in rounds]))
     channel = HarnessChannel(io_dir, data, series, settings, len(rounds))
     channel.reveal(0, rounds[0], rounds[1:])
-    outcome: dict[str, CommandResult] = {}
     argv = [sys.executable, "-m", "harnesses.forecasting.runner", "--io", str(io_dir),
             "--strategy", str(exp_dir / ENTRY_POINT)]
     # the dataset folder holds the test split (the targets): hidden from the strategy along with .private/
     hidden = [resolve_dataset(args.data), Path(args.data).resolve()]
+    outcome: dict[str, CommandResult] = {}
     worker = threading.Thread(target=lambda: outcome.setdefault("proc", run_experiment_process(
         argv, exp_dir=exp_dir, workspace=args.workspace, timeout_s=_time_limit(args, manifest),
         sandbox=args.sandbox, inputs=[io_dir], env=_child_env(args), hidden=hidden)), daemon=True)
@@ -128,30 +122,52 @@ def evaluate(args: HarnessArgs) -> RunResult:
             if r + 1 < len(rounds):
                 channel.reveal(r + 1, rounds[r + 1], rounds[r + 2:])
         worker.join()
-        proc = outcome["proc"]
-        if proc.returncode != 0:
-            raise _process_failure(proc, "after its last predictions")
+        if outcome["proc"].returncode != 0:
+            raise _process_failure(outcome["proc"], "after its last predictions")
     finally:
         shutil.rmtree(io_dir, ignore_errors=True)  # also tells a still-waiting strategy process to stop
         worker.join()
+    return np.concatenate(preds), outcome["proc"]
+
+
+def _check_instance_count(args: HarnessArgs, data: ForecastData, evaluated: int, selected: int) -> None:
+    expected = {"selected": selected}
+    if args.mode == "full":
+        expected["test entries on disk"] = data.meta.n_instances
+        if _option(args, "expected_instances") is not None:
+            expected["the campaign's expected_instances"] = int(_option(args, "expected_instances"))
+    wrong = {k: v for k, v in expected.items() if v != evaluated}
+    if wrong:
+        raise EvaluationFailure("instance_count", f"evaluated {evaluated} instances, expected "
+                                + ", ".join(f"{v} ({k})" for k, v in wrong.items()))
+
+
+def evaluate(args: HarnessArgs) -> RunResult:
+    start = time.monotonic()
+    clear_result(args.experiment)
+    if not (args.experiment / ENTRY_POINT).is_file():
+        raise EvaluationFailure("missing_entry_point", f"{args.experiment / ENTRY_POINT} does not exist")
+    manifest = _manifest(args)
+    season = _seasonality(manifest)
+    data = prepared(args.workspace, args.data)
+    instances = select_instances(data, args.mode)
+    rounds = plan_rounds(data, instances)
+    settings = RunSettings(seed=args.seed, mode=args.mode, freq=data.meta.freq,
+                           prediction_length=data.meta.prediction_length, seasonality=season,
+                           n_series=data.meta.n_series, train_time_s=_option(args, "train_time_s"))
+    preds, proc = _run_strategy(args, data, rounds, settings, manifest)
+    _check_instance_count(args, data, len(preds), len(instances))
     evaluated = np.concatenate(rounds)
-    if len(evaluated) != len(instances) or (args.mode == "full" and len(evaluated) != data.meta.n_instances):
-        raise EvaluationFailure("instance_count", f"evaluated {len(evaluated)} instances, expected "
-                                f"{data.meta.n_instances if args.mode == 'full' else len(instances)}")
-    expected = args.campaign.domain_options.get("expected_instances") if args.campaign else None
-    if args.mode == "full" and expected is not None and int(expected) != len(evaluated):
-        raise EvaluationFailure("instance_count", f"evaluated {len(evaluated)} instances, the campaign expects "
-                                f"{expected}")
     scales = np.asarray([seasonal_scale(data.context(i), season) for i in evaluated])
-    m = compute_metrics(data.targets(evaluated), np.concatenate(preds), scales)
+    m = compute_metrics(data.targets(evaluated), preds, scales)
     result = RunResult(
         status="ok", eval_mode=args.mode, metrics={"rmse": m.rmse, "mae": m.mae, "mase": m.mase},
         details={"per_horizon_rmse": m.per_horizon_rmse, "instances": m.instances, "mase_instances": m.mase_instances,
-                 "series": int(len(series)), "windows": len(rounds), "seasonality": season,
-                 "dataset": data.meta.model_dump(), "strategy_seconds": outcome["proc"].wall_seconds},
+                 "series": int(len(np.unique(data.inst_series[evaluated]))), "windows": len(rounds),
+                 "seasonality": season, "dataset": data.meta.model_dump(), "strategy_seconds": proc.wall_seconds},
         harness=NAME, seed=args.seed, wall_seconds=round(time.monotonic() - start, 3),
     )
-    record(exp_dir, result)
+    record(args.experiment, result)
     return result
 
 

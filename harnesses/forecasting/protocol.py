@@ -21,6 +21,7 @@ import numpy as np
 
 from harnesses.base.errors import EvaluationFailure
 from harnesses.forecasting.data import ForecastData
+from harnesses.forecasting.ragged import pack, unpack
 from harnesses.forecasting.strategy import RunSettings, Series
 
 SETTINGS = "settings.json"
@@ -41,13 +42,6 @@ def _atomic_savez(path: Path, **arrays: np.ndarray) -> None:
     with open(tmp, "wb") as f:
         np.savez(f, **arrays)
     os.replace(tmp, path)
-
-
-def _ragged(arrays: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
-    offsets = np.zeros(len(arrays) + 1, dtype=np.int64)
-    offsets[1:] = np.cumsum([len(a) for a in arrays])
-    flat = np.concatenate(arrays).astype(np.float32) if arrays else np.zeros(0, np.float32)
-    return flat, offsets
 
 
 def plan_rounds(data: ForecastData, instances: np.ndarray) -> list[np.ndarray]:
@@ -76,7 +70,7 @@ class HarnessChannel:
             "settings": settings.model_dump(), "rounds": n_rounds, "series": [int(s) for s in series],
             "item_ids": [data.item_ids[s] for s in series], "starts": [data.starts[s] for s in series],
         }))
-        flat, offsets = _ragged([data.train(s) for s in series])
+        flat, offsets = pack([data.train(s) for s in series])
         _atomic_savez(io_dir / TRAIN, flat=flat, offsets=offsets)
 
     def reveal(self, r: int, instances: np.ndarray, later: list[np.ndarray]) -> None:
@@ -95,7 +89,7 @@ class HarnessChannel:
             if self.known[s] > c:
                 raise EvaluationFailure("target_overlap", f"series {d.item_ids[s]}: context revealed up to "
                                         f"{self.known[s]} overlaps the target window starting at {c}")
-        flat, offsets = _ragged(segments)
+        flat, offsets = pack(segments)
         _atomic_savez(_round_file(self.io_dir, r), series=d.inst_series[instances], cutoff=d.inst_cutoff[instances],
                       reveal_series=np.asarray(reveal_series, dtype=np.int64),
                       reveal_from=np.asarray(reveal_from, dtype=np.int64), flat=flat, offsets=offsets)
@@ -128,8 +122,7 @@ class StrategyChannel:
         self.item_ids = dict(zip(self.series_ids, setup["item_ids"]))
         self.starts = dict(zip(self.series_ids, setup["starts"]))
         with np.load(io_dir / TRAIN) as z:
-            flat, offsets = z["flat"], z["offsets"]
-        self.known = {s: flat[offsets[k]: offsets[k + 1]] for k, s in enumerate(self.series_ids)}
+            self.known = dict(zip(self.series_ids, unpack(z["flat"], z["offsets"])))
 
     def _series(self, s: int, values: np.ndarray) -> Series:
         return Series(index=s, item_id=self.item_ids[s], start=self.starts[s], freq=self.settings.freq,
@@ -147,10 +140,11 @@ class StrategyChannel:
                 time.sleep(_POLL_S)
             with np.load(path) as z:
                 z = {k: z[k] for k in z.files}  # an NpzFile re-reads its member on every access
-            for k, s in enumerate(int(x) for x in z["reveal_series"]):
-                if int(z["reveal_from"][k]) != len(self.known[s]):
+            for s, start, segment in zip(z["reveal_series"], z["reveal_from"], unpack(z["flat"], z["offsets"])):
+                s = int(s)
+                if int(start) != len(self.known[s]):
                     raise RuntimeError(f"round {r}: revealed segment of series {s} does not continue its context")
-                self.known[s] = np.concatenate([self.known[s], z["flat"][z["offsets"][k]: z["offsets"][k + 1]]])
+                self.known[s] = np.concatenate([self.known[s], segment])
             contexts = [self._series(int(s), self.known[int(s)][: int(c)]) for s, c in zip(z["series"], z["cutoff"])]
             yield r, contexts
 

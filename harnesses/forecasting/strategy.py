@@ -29,6 +29,8 @@ class RunSettings(BaseModel):
     prediction_length: int
     seasonality: int | None
     n_series: int
+    # wall-clock seconds the Strategy should give training (campaign domain option `train_time_s`), None: no cap
+    train_time_s: float | None = None
 
 
 class Strategy:

@@ -50,15 +50,21 @@ def problem_name(exp_dir: Path, override: str | None) -> str:
                                               "(or spec.json params.problem, or --problem)")
 
 
+def adapter_options(workspace: Workspace | None) -> dict:
+    """The `options` of the workspace adapter's manifest (problems_dir, reverify_threshold), if there is one."""
+    manifest = workspace.adapter / "manifest.yaml" if workspace else None
+    if manifest is None or not manifest.is_file():
+        return {}
+    return (yaml.safe_load(manifest.read_text()) or {}).get("options", {}) or {}
+
+
 def problems_dir(workspace: Workspace | None, override: Path | None) -> Path:
     if override:
         return Path(override).resolve()
-    manifest = workspace.adapter / "manifest.yaml" if workspace else None
-    if manifest and manifest.is_file():
-        configured = (yaml.safe_load(manifest.read_text()) or {}).get("options", {}).get("problems_dir")
-        if configured:
-            path = Path(str(configured)).expanduser()
-            return path if path.is_absolute() else workspace.root / path
+    configured = adapter_options(workspace).get("problems_dir")
+    if configured:
+        path = Path(str(configured)).expanduser()
+        return path if path.is_absolute() else workspace.root / path
     return BUILTIN_PROBLEMS
 
 
@@ -71,7 +77,8 @@ def judge(problem: ProblemRef, exp_dir: Path, settings: EvalSettings, workspace:
             "--solution", str(exp_dir / ENTRY_POINT), "--settings", settings.model_dump_json(),
             "--out", str(report_path)]
     # builds and caches go to the experiment folder: under a sandbox it is the only writable path
-    env = {"PYTHONPATH": str(_REPO_ROOT), "TORCH_EXTENSIONS_DIR": str(exp_dir / ".torch_extensions"),
+    python_path = os.pathsep.join(filter(None, [str(_REPO_ROOT), os.environ.get("PYTHONPATH")]))
+    env = {"PYTHONPATH": python_path, "TORCH_EXTENSIONS_DIR": str(exp_dir / ".torch_extensions"),
            "TRITON_CACHE_DIR": str(exp_dir / ".triton"), "PYTHONDONTWRITEBYTECODE": "1"}
     for name in ("CUDA_VISIBLE_DEVICES", "TORCH_CUDA_ARCH_LIST", "MAX_JOBS", "CUDA_HOME"):
         if name in os.environ:
@@ -112,6 +119,9 @@ def evaluate_experiment(exp_dir: Path, workspace: Workspace, mode: str, seed: in
         ref = find_problem(problem_name(exp_dir, problem), problems_dir(workspace, problems))
     except (KeyError, FileNotFoundError) as exc:
         raise EvaluationFailure("bad_experiment", str(exc)) from exc
+    threshold = adapter_options(workspace).get("reverify_threshold")
+    if threshold and "reverify_threshold" not in overrides:
+        overrides["reverify_threshold"] = float(threshold)
     # "auto" is resolved in the runner, so this process never imports torch
     settings = EvalSettings.for_mode(mode, device=device or "auto", seed=seed, **overrides)
     started = time.monotonic()
@@ -127,16 +137,19 @@ def main(argv: list[str] | None = None) -> int:
     extra.add_argument("--device", choices=("cpu", "cuda"), default=None)
     extra.add_argument("--problems-dir", type=Path, default=None)
     extra.add_argument("--timeout", type=float, default=1800.0)
-    extra.add_argument("--reverify-threshold", type=float, default=10.0)
+    extra.add_argument("--reverify-threshold", type=float, default=None,
+                       help="default: the adapter's options.reverify_threshold, else 10")
     known, rest = extra.parse_known_args(argv if argv is not None else sys.argv[1:])
     if "--data" not in rest:
         # the shared CLI wants a dataset; for kernels the data is the problem set
         rest += ["--data", str(known.problems_dir or BUILTIN_PROBLEMS)]
 
+    overrides = {} if known.reverify_threshold is None else {"reverify_threshold": known.reverify_threshold}
+
     def run(args: HarnessArgs) -> RunResult:
         return evaluate_experiment(args.experiment, args.workspace, args.mode, args.seed, problem=known.problem,
                                    device=known.device, problems=known.problems_dir, sandbox=args.sandbox,
-                                   timeout_s=known.timeout, reverify_threshold=known.reverify_threshold)
+                                   timeout_s=known.timeout, **overrides)
 
     return harness_main(run, rest, name=HARNESS_NAME, description=__doc__.splitlines()[0])
 

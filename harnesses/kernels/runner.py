@@ -83,20 +83,33 @@ class ProblemSession:
     # inputs ------------------------------------------------------------------------------------------------
     def inputs(self, seed: int) -> list[Any]:
         torch.manual_seed(seed)
-        values = [_to_device(v, self.device) for v in self.module.get_inputs()]
+        # created on the device where get_inputs() leaves the device open (KernelBench's do): no host round trip
+        with self.device:
+            values = [_to_device(v, self.device) for v in self.module.get_inputs()]
         for i, v in enumerate(values):
             if isinstance(v, torch.Tensor) and v.is_floating_point() and v.numel() and not v.abs().sum():
                 raise ValueError(f"{self.problem.name}: get_inputs() returned an all-zero input {i}")
         return values
 
     # one solution ------------------------------------------------------------------------------------------
-    def evaluate(self, solution_path: Path) -> KernelReport:
+    def evaluate(self, solution_path: Path, *, trusted: bool = False) -> KernelReport:
+        """Judge one solution. `trusted` (the harness's own copy of the reference, for calibration) skips the
+        static and fallback checks; nothing a Worker wrote is ever run trusted."""
+        s = self.settings
+        if trusted:
+            self.settings = s.model_copy(update={"static_check": False, "fallback_check": False})
+        try:
+            return self._judge(Path(solution_path))
+        finally:
+            self.settings = s
+
+    def _judge(self, solution_path: Path) -> KernelReport:
         s = self.settings
         report = KernelReport(problem=self.problem.name, solution=str(solution_path), device=self.device.type,
                               mode=s.mode, env=self.env, trials=s.trials, correctness_sets=s.correctness_sets)
         try:
             with torch.no_grad():
-                self._evaluate(Path(solution_path), report)
+                self._evaluate(solution_path, report)
         except Rejected as rej:
             report.correct = False
             report.rejected_rule = rej.rule

@@ -1,0 +1,112 @@
+"""What both baselines share: checking the workspace is ready, labelling the board, and running one experiment's
+full evaluation through the Phase 3 runner and harness with its board transitions."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+from pydantic import BaseModel
+
+from alphalab.adapters import load_adapter
+from alphalab.board import PENDING, Board
+from alphalab.compare import METHOD_KEY
+from alphalab.errors import AdapterError, PhaseFailed
+from alphalab.execution import PID_FILE, RUN_LOG, LocalRunner, RunOutcome
+from alphalab.phase3 import Phase3Env
+from alphalab.results import RESULT_FILE
+from alphalab.roles import worker
+from alphalab.roles.base import RoleContext
+
+ROLE = "worker"
+# what a run leaves in an experiment folder: never copied into the next experiment
+RUN_OUTPUTS = (RESULT_FILE, "metrics.tmp", RUN_LOG, PID_FILE, worker.SMOKE_LOG, worker.DEBRIEF, "_io", "__pycache__")
+
+
+class TrialOutcome(BaseModel):
+    exp_id: str
+    ok: bool
+    value: float | None = None
+    metrics: dict[str, float] = {}
+    error_signature: str | None = None
+    error: str = ""
+
+
+def policy_label(ctx: RoleContext) -> str:
+    settings = ctx.model_settings(ROLE)
+    return f"{settings.provider}:{settings.model}" if ctx.uses_llm(ROLE) else "baseline policy"
+
+
+def prepare(ctx: RoleContext, method: str) -> Phase3Env:
+    """Check Phases 0-2 left an adapter and a harness, label the board, and settle rows a crash left mid-way.
+
+    A row interrupted before its result is cancelled (it does not count against the budget); a failed row that
+    never got its verdict is dead; a finished one gets its debrief."""
+    ws = ctx.workspace
+    problems = [] if any(ws.harness.rglob("*.py")) else ["harness/ holds no Python files (Phase 2 builds it)"]
+    try:
+        load_adapter(ws.adapter)
+    except AdapterError as e:  # it lists every problem, a missing adapter folder included
+        problems.insert(0, str(e))
+    if problems:
+        raise PhaseFailed(f"{method}: {ws.root} is not ready (run Phases 0-2 first, e.g. `alphalab run CONFIG` "
+                          "with the campaign stopped after Phase 2):\n" + "\n".join(f"  - {p}" for p in problems))
+    env = Phase3Env(ctx.config, ws)
+    label = f"{method} ({policy_label(ctx)})"
+    env.board.set_meta(METHOD_KEY, label)
+    for exp in env.board.select(*PENDING, "running", kind="experiment"):
+        env.board.cancel(exp.id, f"interrupted before its result; {method} resumed")
+    for exp in env.board.select("failed", kind="experiment"):
+        env.board.transition(exp.id, "dead", note=f"{exp.note}; {method} resumed".strip("; "))
+    for exp in env.board.select("finished", kind="experiment"):
+        debrief(env, exp.id)
+    return env
+
+
+def queue_without_smoke(board: Board, exp_id: str, reason: str) -> None:
+    """implemented -> checked -> queued for a loop that runs the full evaluation as its only check."""
+    if board.get(exp_id).state == "to_implement":
+        board.transition(exp_id, "implemented")
+    board.transition(exp_id, "checked", note=f"no smoke test: {reason}")
+    board.transition(exp_id, "queued")
+
+
+def debrief(env: Phase3Env, exp_id: str) -> None:
+    """A templated debrief (no model call), then analyzed -> done: the result enters the leaderboard."""
+    exp = env.board.get(exp_id)
+    (env.exp_dir(exp_id) / worker.DEBRIEF).write_text(worker.debrief_markdown(env, exp))
+    env.board.transition(exp_id, "analyzed")
+    env.board.transition(exp_id, "done")
+
+
+def _run(env: Phase3Env, exp_id: str) -> RunOutcome:
+    slot = env.config.execution.gpu_slots[0]
+    exp = env.board.transition(exp_id, "running", expect="queued", slot=slot, started_at=time.time(), job_id=None)
+    done = threading.Event()
+    box: list[RunOutcome] = []
+
+    def on_done(outcome: RunOutcome) -> None:
+        box.append(outcome)
+        done.set()
+
+    job_id = LocalRunner([slot]).submit(env.run_request(exp, slot), on_done)
+    env.board.update(exp_id, job_id=job_id)
+    done.wait()  # the runner enforces the time limit and always calls back
+    return box[0]
+
+
+def run_full(env: Phase3Env, exp_id: str) -> TrialOutcome:
+    """Run a queued experiment's full evaluation; it ends done (result on the leaderboard) or failed."""
+    o = _run(env, exp_id)
+    exp = env.board.get(exp_id)
+    env.board.record_run(exp_id, exp.attempts, o.slot, o.ok, o.error_signature, o.started_at)
+    if not o.ok:
+        env.board.transition(exp_id, "failed", error_signature=o.error_signature, note=o.error[-500:],
+                             finished_at=o.finished_at)
+        return TrialOutcome(exp_id=exp_id, ok=False, error_signature=o.error_signature, error=o.error)
+    assert o.result is not None
+    env.board.transition(exp_id, "finished", metrics=o.result.metrics, eval_mode=o.result.eval_mode,
+                         finished_at=o.finished_at, error_signature=None)
+    debrief(env, exp_id)
+    return TrialOutcome(exp_id=exp_id, ok=True, value=o.result.metrics.get(env.metric.name),
+                        metrics=o.result.metrics)

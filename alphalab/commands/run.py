@@ -1,0 +1,78 @@
+"""`alphalab run CONFIG` starts a campaign; `alphalab rerun-phase N --workspace DIR` reruns one phase from disk.
+
+Both run the Prefect flows in this process: on an ephemeral Prefect API by default, or on the server at
+PREFECT_API_URL when it is set (the runs then show in its UI). Progress lines ("phase N | role | step k | $cost")
+go to stdout while it runs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+from pathlib import Path
+
+from alphalab import progress
+from alphalab.campaign import load_campaign
+from alphalab.errors import AlphalabError
+
+PHASES = (0, 1, 2, 3)
+
+
+def _quiet_prefect_console(verbose: bool) -> None:
+    # the progress lines carry the story; Prefect's own INFO lines still reach the API (and its UI)
+    if not verbose:
+        os.environ.setdefault("PREFECT_LOGGING_HANDLERS_CONSOLE_LEVEL", "WARNING")
+
+
+def _run(args: argparse.Namespace) -> int:
+    _quiet_prefect_console(args.verbose)
+    from flows.campaign import campaign
+
+    with progress.subscribed(progress.TerminalReporter()):
+        summary = campaign(config=str(Path(args.config).resolve()),
+                           workspace=str(Path(args.workspace).resolve()) if args.workspace else None,
+                           stop_after=args.stop_after)
+    print(f"workspace: {summary.workspace}")
+    return 0
+
+
+def phase_flow(n: int):
+    from flows.campaign import phase3_flow
+    from flows.phase0_adapter import phase0_adapter
+    from flows.phase1_explore import phase1_explore
+    from flows.phase2_evaluation import phase2_evaluation
+
+    if n == 3:
+        flow = phase3_flow()
+        if flow is None:
+            raise AlphalabError("Phase 3 is not available in this installation")
+        return flow
+    return (phase0_adapter, phase1_explore, phase2_evaluation)[n]
+
+
+def _rerun(args: argparse.Namespace) -> int:
+    workspace = str(Path(args.workspace).resolve())
+    load_campaign(workspace)  # a clear error for a folder that is not a campaign workspace
+    _quiet_prefect_console(args.verbose)
+    flow = phase_flow(args.phase)
+    # a rerun recomputes: the role tasks' cache would otherwise replay the previous (failed) answers
+    kwargs = {"refresh_cache": True} if "refresh_cache" in flow.parameters.properties else {}
+    with progress.subscribed(progress.TerminalReporter()):
+        flow(workspace=workspace, **kwargs)
+    print(f"phase {args.phase} done in {workspace}")
+    return 0
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    run = sub.add_parser("run", help="start a campaign from its YAML config")
+    run.add_argument("config", help="campaign YAML")
+    run.add_argument("--workspace", help="campaign folder (default: the config's `workspace`, else runs/NAME)")
+    run.add_argument("--stop-after", type=int, choices=PHASES, default=3, help="end the campaign after this phase")
+    run.add_argument("--verbose", action="store_true", help="also print Prefect's own log lines")
+    run.set_defaults(func=_run)
+
+    rerun = sub.add_parser("rerun-phase", help="rerun one phase from the inputs on disk, leaving the others alone")
+    rerun.add_argument("phase", type=int, choices=PHASES)
+    rerun.add_argument("--workspace", required=True, help="the campaign folder")
+    rerun.add_argument("--verbose", action="store_true", help="also print Prefect's own log lines")
+    rerun.set_defaults(func=_rerun)

@@ -1,0 +1,95 @@
+"""One speedrun of the adapter's baseline template through the trusted harness, with its figures.
+
+    PYTHONUNBUFFERED=1 python bench/speedrun_gpu.py --budget-s 300 --out OUT_DIR [--site-packages]
+
+Builds the demo corpus, a workspace with a campaign config, renders the template with the manifest's reference
+configuration (about 85M parameters), runs `python -m harnesses.speedrun.evaluate --mode full` and prints
+val_bpb, tokens/s, parameters and MFU. MFU is recomputed here from the harness's parameter count and the
+template's reported tokens/s: (6 x matmul parameters + 12 x layers x width x context) x tokens/s / peak.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import yaml
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+from alphalab.manifest import Manifest  # noqa: E402
+from alphalab.results import RunResult  # noqa: E402
+from harnesses.base.templates import TemplateExperiment, render_experiment  # noqa: E402
+from harnesses.speedrun.demo_corpus import build_demo_corpus  # noqa: E402
+
+ADAPTER = REPO / "adapters" / "llm_speedrun"
+PEAK_BF16_DENSE = 989e12  # H100 SXM (and H200) dense bf16
+
+
+def main() -> int:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--budget-s", type=float, default=300.0)
+    p.add_argument("--root", type=Path, default=None, help="where corpus and workspace go (default: a temp dir)")
+    p.add_argument("--out", type=Path, default=None, help="copy metrics.json, run.log and a summary here")
+    p.add_argument("--site-packages", action="store_true", help="corpus from stdlib + installed packages' sources")
+    p.add_argument("--max-mb", type=float, default=400.0)
+    p.add_argument("--set", nargs="*", default=[], metavar="NAME=VALUE", help="override reference parameters")
+    ns = p.parse_args()
+    root = ns.root or Path(tempfile.mkdtemp(prefix="speedrun-bench-"))
+    manifest = Manifest.model_validate(yaml.safe_load((ADAPTER / "manifest.yaml").read_text()))
+    params = dict(manifest.search_space.reference)
+    for item in ns.set:
+        name, value = item.split("=", 1)
+        params[name] = type(params[name])(value)
+
+    t0 = time.time()
+    corpus = build_demo_corpus(root / "corpus", int(ns.max_mb * 2**20), ns.site_packages)
+    print(f"corpus: {corpus.documents} documents, {corpus.bytes / 2**20:.1f} MB ({time.time() - t0:.0f} s)")
+    ws = root / "ws"
+    ws.mkdir(parents=True, exist_ok=True)
+    (ws / "campaign.yaml").write_text(yaml.safe_dump({
+        "name": "speedrun-bench", "domain": "llm_speedrun", "data_path": str(corpus.out_dir),
+        "objective": "minimize val_bpb", "domain_options": {"budget_s": ns.budget_s},
+    }))
+    exp = ws / "experiments" / "reference"
+    render_experiment(ADAPTER / manifest.experiment.template_dir, exp, params,
+                      TemplateExperiment(id="reference", name="reference", seed=0))
+    command = manifest.experiment.full_command.format(
+        python=sys.executable, exp_dir=exp, workspace=ws, mode="full", seed=0, data=corpus.out_dir,
+        harness=ws / "harness")
+    print(f"command: {command}", flush=True)
+    subprocess.run(command.split(), cwd=exp, check=False)
+    result = RunResult.read(exp)
+    if result is None or result.status != "ok":
+        print(f"run failed: {result.error if result else 'no metrics.json'}")
+        print((exp / "run.log").read_text()[-5000:] if (exp / "run.log").is_file() else "")
+        return 1
+    m = result.metrics
+    matmul_params = m["params"] - 256 * params["d_model"]
+    flops = 6 * matmul_params + 12 * params["n_layer"] * params["d_model"] * params["seq_len"]
+    summary = {
+        "params": params, "gpu": result.details["gpu"], "budget_s": ns.budget_s,
+        "val_bpb": m["val_bpb"], "n_params": int(m["params"]), "tokens_seen": int(m["tokens_seen"]),
+        "tokens_per_s": m["tokens_per_s"], "flops_per_token": flops,
+        "mfu": m["tokens_per_s"] * flops / PEAK_BF16_DENSE, "mfu_reported_by_train_py": m.get("mfu"),
+        "train_wall_s": result.details["train_wall_s"], "eval_s": result.details["eval_s"],
+        "val_bytes": result.details["val_bytes"], "corpus_mb": corpus.bytes / 2**20, "command": command,
+    }
+    print(json.dumps(summary, indent=2))
+    if ns.out:
+        ns.out.mkdir(parents=True, exist_ok=True)
+        for name in ("metrics.json", "run.log"):
+            shutil.copyfile(exp / name, ns.out / name)
+        (ns.out / "summary.json").write_text(json.dumps(summary, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

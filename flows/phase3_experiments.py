@@ -1,0 +1,84 @@
+"""Phase 3: the Strategist proposes, Workers implement, run, analyze and fix, the playbook accumulates lessons.
+
+The flow wires the pure-Python Dispatcher to Prefect: role calls become task runs (fanned out concurrently from
+the Dispatcher's worker threads), runs go to the configured backend (local subprocesses, or flow runs on a GPU work
+pool), artifacts are republished as the board moves, and operator notes arrive as flow-run input.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from uuid import UUID
+
+from prefect import flow, get_run_logger
+from prefect.input.actions import delete_flow_run_input, filter_flow_run_input
+from prefect.runtime import flow_run
+
+from alphalab.campaign import load_campaign
+from alphalab.config import CampaignConfig
+from alphalab.cost import UsageLedger
+from alphalab.dispatcher import Dispatcher, InboxItem, Phase3Summary
+from alphalab.execution import ExperimentRunner, LocalRunner
+from alphalab.operator import FLOW_RUN_META, OPERATOR_KEY_PREFIX
+from alphalab.phase3 import Phase3Env
+from tasks.artifacts import Phase3Artifacts
+from tasks.experiment_roles import prefect_roles
+
+INBOX_BATCH = 50
+
+
+def make_runner(config: CampaignConfig, workspace: str) -> ExperimentRunner:
+    if config.execution.backend == "work-pool":
+        from tasks.work_pool import WorkPoolRunner
+
+        return WorkPoolRunner(config.execution.gpu_slots, config.execution.deployment, workspace)
+    return LocalRunner(config.execution.gpu_slots)
+
+
+def _decode(value: object) -> InboxItem:
+    data = json.loads(value) if isinstance(value, (str, bytes)) else value
+    if isinstance(data, dict) and isinstance(data.get("value"), dict):  # send_input wraps a plain model
+        data = data["value"]
+    return InboxItem.model_validate(data)
+
+
+def operator_inbox(flow_run_id: UUID):
+    """Reads (and removes) the operator messages sent to this flow run since the last call."""
+    log = get_run_logger()
+
+    def read() -> list[InboxItem]:
+        items = []
+        for fri in filter_flow_run_input(key_prefix=OPERATOR_KEY_PREFIX, limit=INBOX_BATCH, flow_run_id=flow_run_id):
+            try:
+                items.append(_decode(fri.value))
+            except ValueError as e:
+                log.warning(f"ignored a malformed operator message {fri.key}: {e}")
+            delete_flow_run_input(key=fri.key, flow_run_id=flow_run_id)
+        return items
+
+    return read
+
+
+@flow(name="phase3-experiments", log_prints=True)
+def phase3_experiments(workspace: str) -> Phase3Summary:
+    config, ws = load_campaign(workspace)
+    env = Phase3Env(config, ws)
+    log = get_run_logger()
+    run_id = UUID(flow_run.get_id())
+    env.board.set_meta(FLOW_RUN_META, str(run_id))
+    ledger = UsageLedger(ws.usage_log, pricing=config.pricing)
+    artifacts = Phase3Artifacts(env)
+    dispatcher = Dispatcher(
+        env, make_runner(config, str(ws.root)), prefect_roles(str(ws.root)), inbox=operator_inbox(run_id),
+        usd_spent=lambda: ledger.total_usd, on_change=artifacts.publish, log=log.info,
+    )
+    summary = dispatcher.run()
+    artifacts.publish(force=True)
+    log.info(f"phase 3 stopped ({summary.stop_reason}): {summary.analyzed} analyzed, best {summary.best_id} "
+             f"= {summary.best_value}")
+    return summary
+
+
+if __name__ == "__main__":
+    phase3_experiments(sys.argv[1])

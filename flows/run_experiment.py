@@ -1,0 +1,31 @@
+"""The flow a GPU work pool runs: one experiment's evaluation on the GPU its job variables pin
+(`CUDA_VISIBLE_DEVICES`), with its own timeout and process-group kill; output to `experiments/<id>/run.log`.
+The trusted harness writes the result into the shared workspace, where the campaign reads it back."""
+
+from __future__ import annotations
+
+import os
+
+from prefect import flow, get_run_logger
+from prefect.runtime import flow_run
+
+from alphalab.campaign import load_campaign
+from alphalab.execution import RunOutcome, execute
+from alphalab.phase3 import Phase3Env
+
+
+@flow(name="run-experiment")
+def run_experiment(workspace: str, exp_id: str, attempt: int, mode: str = "full") -> RunOutcome:
+    config, ws = load_campaign(workspace)
+    env = Phase3Env(config, ws)
+    exp = env.board.get(exp_id)
+    if exp.attempts != attempt:
+        raise RuntimeError(f"{exp_id}: asked to run attempt {attempt}, the board is at attempt {exp.attempts}")
+    request = env.run_request(exp, slot=os.environ.get("CUDA_VISIBLE_DEVICES", ""), mode=mode)
+    log = get_run_logger()
+    log.info(f"{exp_id} attempt {attempt} ({mode}) on CUDA_VISIBLE_DEVICES={request.slot!r}")
+    outcome = execute(request, job_id=str(flow_run.get_id()))
+    log.info(f"{exp_id}: exit {outcome.returncode}, result {outcome.result.metrics if outcome.result else None}")
+    if not outcome.ok:
+        raise RuntimeError(f"{exp_id} failed ({outcome.error_signature}): {outcome.error[-1000:]}")
+    return outcome

@@ -1,0 +1,79 @@
+"""Prefect tasks for the comparison baselines: each greedy iteration's change and run, and the single shot's call,
+retry and run.
+
+Nothing here is cached: every step reads and changes the board, which is the state (a rerun of a flow resumes from
+it). Model calls retry on transient provider errors only, like the role tasks.
+"""
+
+from __future__ import annotations
+
+from prefect import get_run_logger, task
+from prefect.cache_policies import NO_CACHE
+
+from alphalab.baselines import greedy, single_shot
+from alphalab.baselines.greedy import GreedyDecision, GreedyStep
+from alphalab.baselines.trial import TrialOutcome, prepare
+from alphalab.campaign import load_campaign
+from alphalab.compare import WorkspaceSummary, summarize
+from alphalab.cost import UsageLedger
+from alphalab.roles.base import RoleContext
+from alphalab.roles.worker import WorkerOutcome
+from tasks.common import ROLE_TASK_OPTIONS
+
+BASELINE_TASK_OPTIONS = {**ROLE_TASK_OPTIONS, "cache_policy": NO_CACHE, "persist_result": False}
+RUN_TASK_OPTIONS = {"cache_policy": NO_CACHE, "persist_result": False}  # a failed run is a result, not a task failure
+
+
+def context(workspace: str, phase: str) -> RoleContext:
+    config, ws = load_campaign(workspace)
+    return RoleContext(config=config, workspace=ws, log=get_run_logger().info, phase=phase,
+                       ledger=UsageLedger(ws.usage_log, pricing=config.pricing))
+
+
+@task(name="baseline-prepare", **RUN_TASK_OPTIONS)
+def prepare_workspace(workspace: str, phase: str, method: str) -> int:
+    """Check the workspace and settle interrupted rows; returns the experiments already through the loop."""
+    ctx = context(workspace, phase)
+    prepare(ctx, method)
+    return greedy.iterations_done(ctx)
+
+
+@task(name="greedy-propose", task_run_name="greedy-propose-{n}", **BASELINE_TASK_OPTIONS)
+def greedy_propose(workspace: str, n: int, budget: int) -> GreedyStep | None:
+    return greedy.propose(context(workspace, greedy.PHASE), n, budget)
+
+
+@task(name="greedy-evaluate", task_run_name="greedy-evaluate-{exp_id}", **RUN_TASK_OPTIONS)
+def greedy_evaluate(workspace: str, exp_id: str) -> GreedyDecision:
+    return greedy.evaluate(context(workspace, greedy.PHASE), exp_id)
+
+
+@task(name="usd-spent", **RUN_TASK_OPTIONS)
+def usd_spent(workspace: str) -> float:
+    config, ws = load_campaign(workspace)
+    return UsageLedger(ws.usage_log, pricing=config.pricing).total_usd
+
+
+@task(name="single-shot-start", **RUN_TASK_OPTIONS)
+def single_shot_start(workspace: str) -> str | None:
+    return single_shot.start(context(workspace, single_shot.PHASE))
+
+
+@task(name="single-shot-implement", **BASELINE_TASK_OPTIONS)
+def single_shot_implement(workspace: str, exp_id: str) -> WorkerOutcome:
+    return single_shot.implement(context(workspace, single_shot.PHASE), exp_id)
+
+
+@task(name="single-shot-retry", **BASELINE_TASK_OPTIONS)
+def single_shot_retry(workspace: str, exp_id: str) -> WorkerOutcome:
+    return single_shot.retry(context(workspace, single_shot.PHASE), exp_id)
+
+
+@task(name="single-shot-run", **RUN_TASK_OPTIONS)
+def single_shot_run(workspace: str, exp_id: str, last_chance: bool) -> TrialOutcome:
+    return single_shot.run(context(workspace, single_shot.PHASE), exp_id, last_chance)
+
+
+@task(name="baseline-summary", **RUN_TASK_OPTIONS)
+def summary(workspace: str) -> WorkspaceSummary:
+    return summarize(workspace)

@@ -1,0 +1,125 @@
+"""The `work-pool` execution backend: each run is a flow run of the `run-experiment` deployment on a GPU work pool.
+
+The slot's GPU goes in `job_variables` (`{"env": {"CUDA_VISIBLE_DEVICES": slot}}`); one Prefect worker per GPU with
+`--limit 1`. The idempotency key is the experiment id, its attempt and its launch stamp from the board, so after
+a crash of the campaign the same request finds the same flow run again (adopted) instead of starting a second one.
+Results come back through the shared workspace (`experiments/<id>/metrics.json`), written by the trusted harness.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import dataclass
+from uuid import UUID
+
+from prefect.client.orchestration import get_client
+from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterId
+from prefect.client.schemas.objects import FlowRun
+from prefect.deployments import run_deployment
+from prefect.states import Cancelling
+
+from alphalab.execution import RUN_LOG, OnDone, RunOutcome, RunRequest, fresh_result
+
+LOG_TAIL = 4000
+
+
+@dataclass
+class _Watched:
+    request: RunRequest
+    on_done: OnDone
+    submitted: float
+
+
+class WorkPoolRunner:
+    def __init__(self, slots: list[str], deployment: str, workspace: str, poll_s: float = 0.5):
+        self.slots = list(slots)
+        self.deployment = deployment
+        self.workspace = workspace
+        self.poll_s = poll_s
+        self._watched: dict[UUID, _Watched] = {}
+        self._lock = threading.Lock()
+        self._wake = threading.Event()
+        self._thread: threading.Thread | None = None
+        # submitted-at and started-at of every flow run, for the pickup-latency benchmark
+        self.pickups: dict[str, tuple[float, float | None]] = {}
+
+    def _deploy(self, request: RunRequest) -> FlowRun:
+        return run_deployment(
+            name=self.deployment,
+            parameters={"workspace": self.workspace, "exp_id": request.exp_id, "attempt": request.attempt,
+                        "mode": request.mode},
+            job_variables={"env": {"CUDA_VISIBLE_DEVICES": request.slot}},
+            idempotency_key=request.idempotency_key, timeout=0, as_subflow=False,
+            flow_run_name=f"{request.exp_id}-a{request.attempt}",
+        )
+
+    def submit(self, request: RunRequest, on_done: OnDone) -> str:
+        flow_run = self._deploy(request)
+        self._watch(flow_run.id, _Watched(request, on_done, time.time()))
+        return str(flow_run.id)
+
+    def cancel(self, job_id: str) -> None:
+        with get_client(sync_client=True) as client:
+            client.set_flow_run_state(UUID(job_id), Cancelling(), force=True)
+
+    def recover(self, request: RunRequest, job_id: str | None, on_done: OnDone) -> bool:
+        if job_id:
+            with get_client(sync_client=True) as client:
+                flow_run = client.read_flow_run(UUID(job_id))
+        else:  # the crash came between the board update and the submission: same key, same flow run
+            flow_run = self._deploy(request)
+        if flow_run.state is not None and flow_run.state.is_completed():
+            return False  # its result is in the workspace
+        launched = float(request.launch) if request.launch else 0.0
+        self._watch(flow_run.id, _Watched(request, on_done, launched))
+        return True
+
+    # ---- watching flow runs ----------------------------------------------------------------------------------
+    def _watch(self, flow_run_id: UUID, watched: _Watched) -> None:
+        with self._lock:
+            self._watched[flow_run_id] = watched
+            self.pickups.setdefault(str(flow_run_id), (watched.submitted, None))
+            if self._thread is None or not self._thread.is_alive():
+                self._thread = threading.Thread(target=self._loop, daemon=True, name="work-pool-watch")
+                self._thread.start()
+        self._wake.set()
+
+    def _loop(self) -> None:
+        with get_client(sync_client=True) as client:
+            while True:
+                with self._lock:
+                    ids = list(self._watched)
+                    if not ids:
+                        self._thread = None
+                        return
+                runs = client.read_flow_runs(flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=ids)))
+                for run in runs:
+                    self._observe(run)
+                self._wake.wait(self.poll_s)
+                self._wake.clear()
+
+    def _observe(self, run: FlowRun) -> None:
+        key = str(run.id)
+        submitted, started = self.pickups.get(key, (time.time(), None))
+        if started is None and run.start_time is not None:
+            self.pickups[key] = (submitted, run.start_time.timestamp())
+        if run.state is None or not run.state.is_final():
+            return
+        with self._lock:
+            watched = self._watched.pop(run.id, None)
+        if watched is None:
+            return
+        request = watched.request
+        log = request.exp_dir / RUN_LOG
+        tail = log.read_text(errors="replace")[-LOG_TAIL:] if log.is_file() else ""
+        result = fresh_result(request, since=watched.submitted) if run.state.is_completed() else None
+        if result is None and run.state.is_failed():
+            result = fresh_result(request, since=watched.submitted)
+        watched.on_done(RunOutcome(
+            exp_id=request.exp_id, attempt=request.attempt, slot=request.slot, job_id=key,
+            returncode=0 if run.state.is_completed() else 1, timed_out=False,
+            started_at=run.start_time.timestamp() if run.start_time else watched.submitted,
+            finished_at=run.end_time.timestamp() if run.end_time else time.time(),
+            output_tail=tail or f"flow run ended {run.state.type.value}: {run.state.message or ''}", result=result,
+        ))

@@ -1,0 +1,257 @@
+"""The Dispatcher with fake runners and roles: priorities, event-driven slots, stops, supervision, verification,
+cancellation and crash recovery. No subprocess, no Prefect: the control loop alone."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import pytest
+
+from alphalab.dispatcher import Dispatcher, InboxItem, Phase3Roles
+from alphalab.execution import RunOutcome
+from alphalab.phase3 import Phase3Env
+from alphalab.results import RunResult
+from alphalab.roles.reporter import MilestoneOutcome
+from alphalab.roles.strategist import StrategistOutput
+from alphalab.roles.supervisor import SupervisorOutcome
+from alphalab.roles.worker import WorkerOutcome
+from fixtures.phase3.helpers import make_workspace
+
+
+class FakeRunner:
+    """Each run takes `duration` seconds; `fail(exp)` decides its outcome."""
+
+    def __init__(self, slots, duration=0.05, fail=lambda exp_id: False):
+        self.slots = list(slots)
+        self.duration = duration
+        self.fail = fail
+        self.spans: list[tuple[str, str, float, float]] = []  # slot, exp id, start, end
+        self.cancelled: list[str] = []
+        self._timers: dict[str, threading.Timer] = {}
+        self._n = 0
+
+    def submit(self, request, on_done):
+        self._n += 1
+        job = f"job{self._n}"
+        start = time.monotonic()
+
+        def done(cancelled=False):
+            end = time.monotonic()
+            self.spans.append((request.slot, request.exp_id, start, end))
+            bad = cancelled or self.fail(request.exp_id)
+            result = RunResult(status="failed" if bad else "ok", eval_mode="full", seed=request.seed,
+                               metrics={} if bad else {"loss": float(request.seed % 100) / 100},
+                               error_signature="FakeError" if bad else None)
+            on_done(RunOutcome(exp_id=request.exp_id, attempt=request.attempt, slot=request.slot, job_id=job,
+                               returncode=1 if bad else 0, started_at=time.time(), finished_at=time.time(),
+                               result=result, output_tail="FakeError: boom" if bad else ""))
+
+        timer = threading.Timer(self.duration, done)
+        self._timers[job] = timer
+        timer.start()
+        return job
+
+    def cancel(self, job_id):
+        self.cancelled.append(job_id)
+        timer = self._timers[job_id]
+        timer.cancel()
+        threading.Thread(target=timer.function, kwargs={"cancelled": True}).start()
+
+    def recover(self, request, job_id, on_done):
+        return False
+
+
+class FakeRoles:
+    """Records every call; the Strategist proposes the given losses in order (as seeds: loss = seed/100)."""
+
+    def __init__(self, env: Phase3Env, losses=(), per_turn=2, fix_ok=True):
+        self.env = env
+        self.losses = list(losses)
+        self.per_turn = per_turn
+        self.fix_ok = fix_ok
+        self.calls: list[tuple[str, object]] = []
+        self.lock = threading.Lock()
+
+    def _log(self, kind, arg):
+        with self.lock:
+            self.calls.append((kind, arg))
+
+    def worker(self, task):
+        def call(exp_id):
+            self._log(task, exp_id)
+            time.sleep(0.01)
+            ok = self.fix_ok if task == "fix" else True
+            return WorkerOutcome(exp_id=exp_id, task=task, ok=ok, gave_up=not ok)
+        return call
+
+    def strategist(self, inp):
+        self._log("strategist", inp)
+        proposed = []
+        for _ in range(min(inp.proposals_wanted, self.per_turn)):
+            if not self.losses:
+                break
+            loss = self.losses.pop(0)
+            e = self.env.board.add(f"loss {loss}", {"params": {"x": loss}})
+            self.env.board.update(e.id, seed=int(round(loss * 100)))
+            proposed.append(e.id)
+        return StrategistOutput(proposed=proposed)
+
+    def supervisor(self, inp):
+        self._log("supervisor", inp)
+        return SupervisorOutcome(patched=True, reason="fake")
+
+    def reporter(self, n):
+        self._log("reporter", n)
+        return MilestoneOutcome(number=n, overview=self.env.workspace.root, plot=self.env.workspace.root, markdown="")
+
+    def roles(self) -> Phase3Roles:
+        return Phase3Roles(implement=self.worker("implement"), analyze=self.worker("analyze"),
+                           fix=self.worker("fix"), strategist=self.strategist, supervisor=self.supervisor,
+                           reporter=self.reporter)
+
+    def kinds(self):
+        return [k for k, _ in self.calls]
+
+
+@pytest.fixture
+def env(tmp_path):
+    def make(**overrides):
+        config, ws = make_workspace(tmp_path, **overrides)
+        return Phase3Env(config, ws)
+    return make
+
+
+def _dispatcher(env, runner, roles, **kw):
+    return Dispatcher(env, runner, roles.roles(), log=lambda line: None, **kw)
+
+
+def test_priority_fix_then_analyze_then_implement(env):
+    e = env(budgets={"experiments": 3})
+    b = e.board
+    failed = b.add("failed one", {}).id
+    b.transition(failed, "failed", error_signature="X")
+    finished = b.add("finished one", {}).id
+    for s in ("implemented", "checked", "queued", "running"):
+        b.transition(finished, s)
+    b.transition(finished, "finished", metrics={"loss": 0.5}, eval_mode="full")
+    todo = b.add("new one", {}).id
+    roles = FakeRoles(e)
+    summary = _dispatcher(e, FakeRunner(["0"]), roles, max_workers=1).run()
+    assert [(k, a) for k, a in roles.calls[:3]] == [("fix", failed), ("analyze", finished), ("implement", todo)]
+    assert summary.stop_reason == "experiment_budget"
+    assert {x.state for x in b.select()} <= {"analyzed", "done"}
+
+
+def test_slots_refill_on_completion_not_on_a_tick(env):
+    e = env(budgets={"experiments": 8})
+    roles = FakeRoles(e, losses=[0.9, 0.8, 0.7, 0.6, 0.5, 0.45, 0.4, 0.35], per_turn=8)
+    runner = FakeRunner(["0", "1"], duration=0.2)
+    summary = _dispatcher(e, runner, roles, poll_s=30.0).run()
+    assert summary.analyzed == 8
+    for slot in ("0", "1"):
+        spans = sorted(s for s in runner.spans if s[0] == slot)
+        gaps = [b[2] - a[3] for a, b in zip(spans, spans[1:])]
+        # the loop would sleep 30 s between ticks; a completion wakes it at once
+        assert gaps and max(gaps) < 5.0
+    # a new best is re-run with a fresh seed and marked verified
+    best = e.board.best(e.metric)
+    assert best.value == pytest.approx(0.35)
+    assert any(x.kind == "verify" and x.parent for x in e.board.select())
+
+
+def test_convergence_stop_cancels_pending_work(env):
+    e = env(budgets={"experiments": 30}, phase3={"patience": 3, "strategist_every": 1})
+    roles = FakeRoles(e, losses=[0.2] + [0.5 + i / 100 for i in range(29)], per_turn=2)
+    summary = _dispatcher(e, FakeRunner(["0"]), roles).run()
+    assert summary.stop_reason == "converged"
+    analyzed = e.board.analyzed()
+    assert len(analyzed) >= 4 and len(analyzed) < 30
+    assert e.board.select("to_implement", "implemented", "checked", "queued", "running", "failed") == []
+
+
+def test_strategist_every_n_analyzed_and_budget_tiers(env):
+    e = env(budgets={"experiments": 9}, phase3={"strategist_every": 3, "proposals_per_turn": 3})
+    roles = FakeRoles(e, losses=[0.9 - i / 100 for i in range(9)], per_turn=3)
+    summary = _dispatcher(e, FakeRunner(["0"]), roles).run()
+    inputs = [a for k, a in roles.calls if k == "strategist"]
+    assert summary.stop_reason == "experiment_budget" and summary.analyzed == 9
+    assert [i.budget_left for i in inputs][:3] == [9, 6, 3]
+    assert all(i.proposals_wanted <= i.budget_left for i in inputs)
+
+
+def test_supervisor_triggers_on_error_rate(env):
+    e = env(budgets={"experiments": 6},
+            phase3={"supervisor_window": 4, "supervisor_threshold": 0.3, "max_fix_attempts": 0})
+    roles = FakeRoles(e, losses=[0.9, 0.8, 0.7, 0.6, 0.5, 0.4], per_turn=6)
+    runner = FakeRunner(["0"], fail=lambda exp_id: exp_id[:4] in ("e001", "e002", "e003"))
+    _dispatcher(e, runner, roles).run()
+    sup = [a for k, a in roles.calls if k == "supervisor"]
+    assert len(sup) == 1 and sup[0].error_rate > 0.3
+    assert {f.error_signature for f in sup[0].failures} == {"FakeError"}
+    assert {x.state for x in e.board.select() if x.id[:4] in ("e001", "e002", "e003")} == {"dead"}
+
+
+def test_failed_run_is_fixed_then_dead_when_fix_gives_up(env):
+    e = env(budgets={"experiments": 2}, phase3={"max_fix_attempts": 2})
+    roles = FakeRoles(e, losses=[0.9, 0.8], per_turn=2, fix_ok=False)
+    runner = FakeRunner(["0"], fail=lambda exp_id: exp_id.startswith("e001"))
+    _dispatcher(e, runner, roles).run()
+    first = e.board.select()[0]
+    assert first.state == "dead" and first.attempts == 1 and roles.kinds().count("fix") == 1
+
+
+def test_usd_budget_stops_and_requeues_running_work(env):
+    e = env(budgets={"experiments": 4, "usd": 1.0})
+    roles = FakeRoles(e, losses=[0.9, 0.8, 0.7, 0.6], per_turn=4)
+    spent = {"usd": 0.0}
+    runner = FakeRunner(["0"], duration=0.5)
+
+    def on_change():
+        if e.board.select("running"):
+            spent["usd"] = 5.0
+
+    summary = _dispatcher(e, runner, roles, usd_spent=lambda: spent["usd"], on_change=on_change,
+                          poll_s=0.05).run()
+    assert summary.stop_reason == "usd_budget"
+    assert runner.cancelled and not e.board.select("running")
+    assert len(e.board.select("queued")) >= 1
+
+
+def test_operator_note_and_cancel_of_a_running_experiment(env):
+    e = env(budgets={"experiments": 2})
+    roles = FakeRoles(e, losses=[0.9, 0.8], per_turn=2)
+    runner = FakeRunner(["0"], duration=1.0)
+    sent = []
+
+    def inbox():
+        running = e.board.select("running")
+        if running and not sent:
+            sent.append(running[0].id)
+            return [InboxItem(kind="note", text="try kind a"), InboxItem(kind="cancel", exp_id=running[0].id)]
+        return []
+
+    _dispatcher(e, runner, roles, inbox=inbox, poll_s=0.05).run()
+    assert e.board.get(sent[0]).state == "cancelled" and runner.cancelled
+    assert [n.text for n in e.board.notes()] == ["try kind a"]
+
+
+def test_recovery_keeps_recorded_results_and_requeues_lost_runs(env):
+    e = env(budgets={"experiments": 2})
+    b = e.board
+    ids = []
+    for name in ("done before crash", "lost in crash"):
+        x = b.add(name, {"params": {}})
+        b.update(x.id, seed=42)
+        for s in ("implemented", "checked", "queued"):
+            b.transition(x.id, s)
+        b.transition(x.id, "running", slot="0", started_at=time.time() - 5, job_id="gone")
+        e.exp_dir(x.id).mkdir(parents=True, exist_ok=True)
+        ids.append(x.id)
+    RunResult(status="ok", eval_mode="full", seed=42, metrics={"loss": 0.123}).write(e.exp_dir(ids[0]))
+    roles = FakeRoles(e)
+    runner = FakeRunner(["0"])
+    _dispatcher(e, runner, roles).run()
+    assert b.get(ids[0]).metrics == {"loss": 0.123}
+    assert [s[1] for s in runner.spans].count(ids[0]) == 0  # not run again
+    assert [s[1] for s in runner.spans].count(ids[1]) == 1  # re-queued and run once

@@ -1,0 +1,172 @@
+"""The shared harness base: result recording, experiment process isolation, the common CLI, noise floor, templates."""
+
+from __future__ import annotations
+
+import shutil
+import sys
+import tempfile
+from pathlib import Path
+
+import pytest
+
+from alphalab.config import SandboxConfig
+from alphalab.errors import AlphalabError
+from alphalab.results import RunResult
+from alphalab.workspace import Workspace
+from harnesses.base import (
+    EvaluationFailure, NoiseFloor, clear_result, fail, harness_main, parse_harness_args, record,
+    run_experiment_process,
+)
+from harnesses.base.templates import TemplateExperiment, render_experiment
+
+needs_bwrap = pytest.mark.skipif(shutil.which("bwrap") is None, reason="bubblewrap is not installed")
+
+
+@pytest.fixture
+def outside_tmp():
+    """A folder outside /tmp: bwrap gives the sandbox a private /tmp, so hiding must be tested elsewhere."""
+    path = Path(tempfile.mkdtemp(dir="/var/tmp", prefix="alphalab-test-"))
+    yield path
+    shutil.rmtree(path, ignore_errors=True)
+
+
+def _ok(mode="full", rmse=1.5) -> RunResult:
+    return RunResult(status="ok", eval_mode=mode, metrics={"rmse": rmse}, harness="t")
+
+
+def test_record_replaces_a_forged_result(tmp_path):
+    (tmp_path / "metrics.json").write_text(_ok(rmse=0.0).model_dump_json())
+    record(tmp_path, _ok(rmse=2.5))
+    assert RunResult.read(tmp_path).metrics == {"rmse": 2.5}
+
+
+def test_clear_result_removes_a_planted_directory_and_symlink(tmp_path):
+    (tmp_path / "metrics.json").mkdir()
+    clear_result(tmp_path)
+    assert not (tmp_path / "metrics.json").exists()
+    target = tmp_path / "elsewhere.json"
+    target.write_text("{}")
+    (tmp_path / "metrics.json").symlink_to(target)
+    clear_result(tmp_path)
+    assert not (tmp_path / "metrics.json").exists() and target.exists()
+
+
+def test_fail_records_mode_error_and_signature(tmp_path):
+    fail(tmp_path, "smoke", "predictions have shape (2, 3)", "prediction_shape", seed=4)
+    r = RunResult.read(tmp_path)
+    assert (r.status, r.eval_mode, r.error_signature, r.seed) == ("failed", "smoke", "prediction_shape", 4)
+    assert "shape (2, 3)" in r.error
+
+
+def test_experiment_process_runs_in_exp_dir_and_logs(tmp_path):
+    ws = Workspace(tmp_path / "ws")
+    exp = ws.experiment("e1")
+    exp.mkdir(parents=True)
+    (exp / "run.log").write_text("stale output of an earlier run\n")
+    res = run_experiment_process([sys.executable, "-c", "import os; print('cwd', os.getcwd())"], exp_dir=exp,
+                                 workspace=ws, timeout_s=30, sandbox=None)
+    assert res.returncode == 0
+    log = (exp / "run.log").read_text()
+    assert f"cwd {exp}" in log and "stale" not in log
+
+
+@needs_bwrap
+def test_bwrap_experiment_sees_inputs_but_not_private_or_hidden(outside_tmp):
+    ws = Workspace(outside_tmp / "ws")
+    exp = ws.experiment("e1")
+    exp.mkdir(parents=True)
+    ws.private.mkdir(parents=True)
+    (ws.private / "targets.txt").write_text("secret")
+    inputs = outside_tmp / "inputs"
+    inputs.mkdir()
+    (inputs / "x.txt").write_text("visible")
+    hidden = outside_tmp / "dataset"
+    hidden.mkdir()
+    (hidden / "test.json").write_text("secret")
+    code = (
+        "import pathlib, sys\n"
+        f"print('input', pathlib.Path({str(inputs / 'x.txt')!r}).read_text())\n"
+        f"for p in ({str(ws.private / 'targets.txt')!r}, {str(hidden / 'test.json')!r}):\n"
+        "    print(p, 'exists' if pathlib.Path(p).exists() else 'missing')\n"
+        "pathlib.Path('out.txt').write_text('ok')\n"
+        f"try:\n    pathlib.Path({str(inputs / 'w.txt')!r}).write_text('x')\nexcept OSError as e:\n"
+        "    print('readonly', type(e).__name__)\n"
+    )
+    res = run_experiment_process([sys.executable, "-c", code], exp_dir=exp, workspace=ws, timeout_s=60,
+                                 sandbox=SandboxConfig(mode="bwrap"), inputs=[inputs], hidden=[hidden])
+    assert res.returncode == 0, res.output
+    assert "input visible" in res.output and "readonly" in res.output
+    assert f"{ws.private / 'targets.txt'} missing" in res.output
+    assert f"{hidden / 'test.json'} missing" in res.output
+    assert (exp / "out.txt").read_text() == "ok" and not (inputs / "w.txt").exists()
+
+
+def test_cli_reads_data_and_sandbox_from_the_campaign_copy(tmp_path):
+    ws = Workspace(tmp_path / "ws")
+    ws.root.mkdir()
+    data = tmp_path / "data"
+    data.mkdir()
+    ws.config_copy.write_text(f"name: c\ndomain: time_series\ndata_path: {data}\nobjective: o\n"
+                              "sandbox: {mode: bwrap}\n")
+    exp = ws.experiment("e1")
+    exp.mkdir(parents=True)
+    args = parse_harness_args(["--experiment", str(exp), "--workspace", str(ws.root), "--mode", "smoke"], "d")
+    assert (args.data, args.mode, args.seed, args.sandbox.mode) == (data.resolve(), "smoke", 0, "bwrap")
+    args = parse_harness_args(["--experiment", str(exp), "--workspace", str(ws.root), "--sandbox", "none",
+                               "--data", str(tmp_path), "--seed", "7"], "d")
+    assert (args.data, args.sandbox.mode, args.seed) == (tmp_path.resolve(), "none", 7)
+
+
+def test_cli_without_a_dataset_is_a_usage_error(tmp_path):
+    exp = tmp_path / "e1"
+    exp.mkdir()
+    with pytest.raises(AlphalabError, match="no dataset"):
+        parse_harness_args(["--experiment", str(exp), "--workspace", str(tmp_path / "ws")], "d")
+
+
+def test_harness_main_records_failures_and_harness_bugs(tmp_path):
+    exp = tmp_path / "e1"
+    exp.mkdir()
+    argv = ["--experiment", str(exp), "--workspace", str(tmp_path), "--data", str(tmp_path), "--mode", "smoke"]
+
+    def clean_failure(args):
+        raise EvaluationFailure("prediction_nonfinite", "3 predictions are NaN")
+
+    def bug(args):
+        raise KeyError("oops")
+
+    assert harness_main(clean_failure, argv, name="t", description="d") == 1
+    r = RunResult.read(exp)
+    assert (r.status, r.eval_mode, r.error_signature, r.error) == ("failed", "smoke", "prediction_nonfinite",
+                                                                    "3 predictions are NaN")
+    assert harness_main(bug, argv, name="t", description="d") == 1
+    assert RunResult.read(exp).error_signature == "harness_error:KeyError"
+    def good(args):
+        record(args.experiment, _ok("smoke"))
+        return _ok("smoke")
+
+    assert harness_main(good, argv, name="t", description="d") == 0
+
+
+def test_noise_floor_spread_and_failed_seed(tmp_path):
+    floor = NoiseFloor.from_results("rmse", [0, 1, 2], [_ok(rmse=v) for v in (1.0, 1.3, 1.1)])
+    assert floor.spread == pytest.approx(0.3) and floor.mean == pytest.approx(1.1333333)
+    ws = Workspace(tmp_path)
+    floor.write(ws)
+    assert NoiseFloor.read(ws) == floor
+    failed = RunResult(status="failed", eval_mode="full", error="boom")
+    with pytest.raises(ValueError, match="seed 1: boom"):
+        NoiseFloor.from_results("rmse", [0, 1], [_ok(), failed])
+
+
+def test_render_experiment_is_strict(tmp_path):
+    tpl = tmp_path / "tpl"
+    tpl.mkdir()
+    (tpl / "strategy.py.j2").write_text("# {{ experiment.id }} seed {{ experiment.seed }}\nLR = {{ params.lr }}\n")
+    (tpl / "helper.py").write_text("X = '{{ not rendered }}'\n")
+    exp = tmp_path / "exp"
+    render_experiment(tpl, exp, {"lr": 0.01}, TemplateExperiment(id="e7", name="n", seed=3))
+    assert (exp / "strategy.py").read_text() == "# e7 seed 3\nLR = 0.01\n"
+    assert "{{ not rendered }}" in (exp / "helper.py").read_text()
+    with pytest.raises(Exception, match="lr"):
+        render_experiment(tpl, tmp_path / "exp2", {}, TemplateExperiment(id="e8", name="n"))

@@ -82,7 +82,7 @@ def _environment(root: Path) -> jinja2.Environment:
 class Adapter(BaseModel):
     """A validated adapter folder."""
 
-    model_config = ConfigDict(arbitrary_types_allowed=True, frozen=True)
+    model_config = ConfigDict(frozen=True)
 
     root: Path
     manifest: Manifest
@@ -142,7 +142,8 @@ def template_problems(name: str, source: str) -> list[str]:
 def _manifest_file_problems(root: Path, manifest: Manifest) -> list[str]:
     problems = []
     if manifest.exploration_script and not (root / manifest.exploration_script).is_file():
-        problems.append(f"manifest.yaml: exploration_script {manifest.exploration_script!r} is not a file in the adapter")
+        problems.append(f"manifest.yaml: exploration_script {manifest.exploration_script!r} is not a file in the "
+                        "adapter")
     if manifest.experiment.template_dir and not (root / manifest.experiment.template_dir).is_dir():
         problems.append(f"manifest.yaml: experiment.template_dir {manifest.experiment.template_dir!r} "
                         "is not a folder in the adapter")

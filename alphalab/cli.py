@@ -10,7 +10,7 @@ import sys
 
 from alphalab.errors import AlphalabError
 
-_COMMANDS = ("doctor", "agent", "run", "operator", "demo", "compare")
+_COMMANDS = ("doctor", "agent", "run", "operator", "demo", "compare", "baseline")
 
 
 def _defaults() -> None:

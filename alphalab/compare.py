@@ -133,6 +133,7 @@ def plot_running_best(summaries: list[WorkspaceSummary], path: Path) -> Path:
 
     matplotlib.use("Agg")  # no display: the figure only ever goes to a file
     import matplotlib.pyplot as plt
+    from matplotlib.ticker import MaxNLocator
 
     fig, ax = plt.subplots(figsize=(8, 4.5))
     try:
@@ -141,6 +142,7 @@ def plot_running_best(summaries: list[WorkspaceSummary], path: Path) -> Path:
             ys = [v for v in s.running_best if v is not None]
             ax.step(xs, ys, where="post", marker="o", markersize=3, label=f"{s.label} ({s.method})")
         names = sorted({s.metric.name for s in summaries})
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         ax.set_xlabel("experiment number (in order of finishing)")
         ax.set_ylabel(f"running best {', '.join(names)}")
         ax.set_title("Running best against experiment number")

@@ -128,7 +128,8 @@ class Workspace:
         self.meta.write_text(json.dumps({"config_hash": config_hash, "versions": package_versions()}, indent=2))
         if not (self.root / ".git").exists():
             self.git("init", "-q")
-            (self.root / ".gitignore").write_text(".private/\nboard.sqlite*\ntrajectories/\n__pycache__/\n")
+            # _io/: a harness's exchange folder inside an experiment (removed after each run; a killed run may leave it)
+            (self.root / ".gitignore").write_text(".private/\nboard.sqlite*\ntrajectories/\n__pycache__/\n_io/\n")
             self.commit("workspace created")
         return self
 

@@ -38,8 +38,8 @@ def phase2_evaluation(workspace: str, refresh_cache: bool = False) -> TestReport
             f"Phase 2: the Critic did not PASS the harness in {max_rounds} round(s); its last findings "
             f"(reviews/round_{max_rounds:02d}.md):\n" + "\n".join(
                 f"  - {f.file}:{f.line}: {f.issue}" for f in review.findings)
-            + "\nFix harness/ by hand or raise phase2.max_rounds, then `alphalab rerun-phase 2 --workspace "
-            f"{ws.root}`")
+            + "\nRead the reviews, then rerun the phase: `alphalab rerun-phase 2 --workspace "
+            f"{ws.root}` (raise phase2.max_rounds in its campaign.yaml to give the Builder more rounds)")
     report = test(workspace, key)
     if not report.passed:
         raise PhaseFailed(f"Phase 2: the harness tests are not green ({report.summary}); output in "

@@ -10,6 +10,7 @@ from __future__ import annotations
 from prefect import get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 
+from alphalab import progress
 from alphalab.baselines import greedy, single_shot
 from alphalab.baselines.greedy import GreedyDecision, GreedyStep
 from alphalab.baselines.trial import TrialOutcome, prepare
@@ -30,6 +31,11 @@ def context(workspace: str, phase: str) -> RoleContext:
                        ledger=UsageLedger(ws.usage_log, pricing=config.pricing))
 
 
+def announce(phase: str, text: str) -> None:
+    """A step's outcome for a terminal following the run (agent steps reach it through the role already)."""
+    progress.emit(progress.ProgressEvent(phase=phase, detail=text))
+
+
 @task(name="baseline-prepare", **RUN_TASK_OPTIONS)
 def prepare_workspace(workspace: str, phase: str, method: str) -> int:
     """Check the workspace and settle interrupted rows; returns the experiments already through the loop."""
@@ -40,12 +46,19 @@ def prepare_workspace(workspace: str, phase: str, method: str) -> int:
 
 @task(name="greedy-propose", task_run_name="greedy-propose-{n}", **BASELINE_TASK_OPTIONS)
 def greedy_propose(workspace: str, n: int, budget: int) -> GreedyStep | None:
-    return greedy.propose(context(workspace, greedy.PHASE), n, budget)
+    step = greedy.propose(context(workspace, greedy.PHASE), n, budget)
+    announce(greedy.PHASE, f"iteration {n + 1}/{budget}: " + (f"{step.exp_id}: {step.change}" if step else
+                                                              "no untried change of the best left"))
+    return step
 
 
 @task(name="greedy-evaluate", task_run_name="greedy-evaluate-{exp_id}", **RUN_TASK_OPTIONS)
 def greedy_evaluate(workspace: str, exp_id: str) -> GreedyDecision:
-    return greedy.evaluate(context(workspace, greedy.PHASE), exp_id)
+    d = greedy.evaluate(context(workspace, greedy.PHASE), exp_id)
+    result = f"{d.outcome.value:.6g}" if d.outcome.ok else f"failed ({d.outcome.error_signature})"
+    announce(greedy.PHASE, f"{exp_id}: {result}, {'kept' if d.kept else 'reverted'}; best {d.best_id} "
+                           f"= {d.best_value}")
+    return d
 
 
 @task(name="usd-spent", **RUN_TASK_OPTIONS)
@@ -61,17 +74,25 @@ def single_shot_start(workspace: str) -> str | None:
 
 @task(name="single-shot-implement", **BASELINE_TASK_OPTIONS)
 def single_shot_implement(workspace: str, exp_id: str) -> WorkerOutcome:
-    return single_shot.implement(context(workspace, single_shot.PHASE), exp_id)
+    out = single_shot.implement(context(workspace, single_shot.PHASE), exp_id)
+    announce(single_shot.PHASE, f"{exp_id}: the call: {out.detail[:120]}")
+    return out
 
 
 @task(name="single-shot-retry", **BASELINE_TASK_OPTIONS)
 def single_shot_retry(workspace: str, exp_id: str) -> WorkerOutcome:
-    return single_shot.retry(context(workspace, single_shot.PHASE), exp_id)
+    out = single_shot.retry(context(workspace, single_shot.PHASE), exp_id)
+    announce(single_shot.PHASE, f"{exp_id}: the retry: {out.detail[:120]}")
+    return out
 
 
 @task(name="single-shot-run", **RUN_TASK_OPTIONS)
 def single_shot_run(workspace: str, exp_id: str, last_chance: bool) -> TrialOutcome:
-    return single_shot.run(context(workspace, single_shot.PHASE), exp_id, last_chance)
+    o = single_shot.run(context(workspace, single_shot.PHASE), exp_id, last_chance)
+    metrics = " ".join(f"{k}={v:.6g}" for k, v in o.metrics.items())
+    announce(single_shot.PHASE, f"{exp_id}: full run " + (f"ok: {metrics}" if o.ok else
+                                                          f"failed ({o.error_signature})"))
+    return o
 
 
 @task(name="baseline-summary", **RUN_TASK_OPTIONS)

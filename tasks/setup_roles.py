@@ -1,9 +1,10 @@
 """Prefect tasks for the Phase 0–2 roles: one task per role invocation.
 
-Each task takes the workspace folder plus a campaign key (config hash + the workspace's first commit) so the
-inputs+source cache never hands one workspace's results to another (or to a recreated workspace at the same path).
-Retries cover transient provider errors only; results persist, so retrying a failed campaign run replays the
-finished roles from cache.
+Each task takes the workspace folder plus a campaign key (the workspace's first git commit) so the inputs+source
+cache never hands one workspace's results to another, nor to a workspace recreated at the same path. Editing the
+config of a running campaign (say, its Phase 3 budget) does not invalidate the finished phases; `alphalab
+rerun-phase N` recomputes one on purpose. Retries cover transient provider errors only; results persist, so
+retrying a failed campaign run replays the finished roles from cache.
 """
 
 from __future__ import annotations
@@ -29,9 +30,7 @@ T = TypeVar("T")
 
 
 def campaign_key(ws: Workspace) -> str:
-    config, _ = load_campaign(ws.root)
-    first_commit = ws.git("rev-list", "--max-parents=0", "HEAD").stdout.split()[0]
-    return f"{config.config_hash()}-{first_commit[:12]}"
+    return ws.git("rev-list", "--max-parents=0", "HEAD").stdout.split()[0]
 
 
 def _run_role(workspace: str, phase: str, role: str, fn: Callable[[RoleContext], T]) -> T:

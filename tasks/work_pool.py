@@ -8,6 +8,7 @@ Results come back through the shared workspace (`experiments/<id>/metrics.json`)
 
 from __future__ import annotations
 
+import contextvars
 import threading
 import time
 from dataclasses import dataclass
@@ -81,7 +82,9 @@ class WorkPoolRunner:
             self._watched[flow_run_id] = watched
             self.pickups.setdefault(str(flow_run_id), (watched.submitted, None))
             if self._thread is None or not self._thread.is_alive():
-                self._thread = threading.Thread(target=self._loop, daemon=True, name="work-pool-watch")
+                # the caller's context carries its Prefect settings (API URL) into the watcher thread
+                self._thread = threading.Thread(target=contextvars.copy_context().run, args=(self._loop,),
+                                                daemon=True, name="work-pool-watch")
                 self._thread.start()
         self._wake.set()
 

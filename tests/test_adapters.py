@@ -121,5 +121,5 @@ def test_adapter_tools(ws):
 
 @pytest.mark.parametrize("name", BUILTIN_DOMAINS)
 def test_builtin_adapters_load_and_validate(name):
-    adapter = adapters.load_adapter(adapters._REPO_ROOT / "adapters" / name)
+    adapter = adapters.load_adapter(adapters.builtin_adapter_dir(name))
     assert adapter.manifest.harness and adapter.manifest.exploration_script

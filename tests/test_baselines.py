@@ -6,18 +6,26 @@ from __future__ import annotations
 
 import json
 import random
+import shutil
 import sqlite3
+from contextlib import closing
 from pathlib import Path
 
 import pytest
 import yaml
 
 from alphalab import adapters
-from alphalab.campaign import open_campaign
+from alphalab.baselines.fork import fork_workspace
+from alphalab.baselines import single_shot
+from alphalab.baselines.greedy import config_key, iterations_done, mutate
+from alphalab.baselines.trial import prepare
+from alphalab.board import Board
+from alphalab.campaign import load_campaign, open_campaign
 from alphalab.cli import main as cli_main
-from alphalab.compare import format_duration
-from alphalab.baselines.greedy import config_key, mutate
+from alphalab.compare import format_duration, summarize
+from alphalab.errors import AlphalabError, PhaseFailed
 from alphalab.manifest import SearchSpace
+from alphalab.roles.base import RoleContext
 from alphalab.roles.builder import install_trusted_harness
 from harnesses.forecasting.layout import generate_dataset
 from tests.fixtures.pipeline_helpers import ScriptBook
@@ -37,9 +45,12 @@ SPACE = {
 WEEKLY = "from harnesses.forecasting.baselines import SeasonalNaive168 as Strategy\n"
 CRASHES = ("from harnesses.forecasting.strategy import Strategy as Base\n\n\nclass Strategy(Base):\n"
            "    def fit(self, train):\n        raise RuntimeError('diverged')\n")
-WRONG_SHAPE = ("import numpy as np\nfrom harnesses.forecasting.strategy import Strategy as Base\n\n\n"
-               "class Strategy(Base):\n    def predict(self, contexts, prediction_length):\n"
-               "        return np.zeros((len(contexts), prediction_length + 1))\n")
+# passes the smoke test, then fails the full run: the shape error only shows on the full evaluation
+WRONG_SHAPE_IN_FULL = (
+    "import numpy as np\nfrom harnesses.forecasting.strategy import Strategy as Base\n\n\n"
+    "class Strategy(Base):\n    def predict(self, contexts, prediction_length):\n"
+    "        extra = 1 if self.settings.mode == 'full' else 0\n"
+    "        return np.zeros((len(contexts), prediction_length + extra))\n")
 
 
 def make_workspace(root: Path, data: Path, name: str, model: str | None) -> Path:
@@ -71,8 +82,9 @@ def report(message: str) -> tuple[str, dict]:
 
 @pytest.fixture(scope="module")
 def runs(tmp_path_factory, prefect_harness):
-    """The four baseline runs, once: {name: (workspace, the scripted models it used)}."""
-    from flows.baselines import greedy_loop, single_shot
+    """The four baseline runs, once: {name: (workspace, its WorkspaceSummary)}, and the ScriptBook under "book"."""
+    from flows.baselines import greedy_loop
+    from flows.baselines import single_shot as single_shot_flow
 
     root = tmp_path_factory.mktemp("baselines")
     data = generate_dataset(root / "data", n_series=4, length=24 * 7 * 4, windows=2, seed=3)
@@ -82,30 +94,32 @@ def runs(tmp_path_factory, prefect_harness):
     book.add("greedy-worker", [("read_file", {"path": "experiments/e002-greedy-edit-2/strategy.py"}),
                                write("e002-greedy-edit-2", WEEKLY), report("weekly seasonal naive")])
     book.add("greedy-worker", [write("e003-greedy-edit-3", CRASHES), report("a model that diverges")])
-    # single shot, LLM: the call writes forecasts of the wrong shape; the retry sees the error and fixes it
-    book.add("shot-worker", [write("e001-single-shot", WRONG_SHAPE), report("wrote strategy.py")])
+    # single shot, LLM: the call's forecasts have the wrong shape in the full run; the retry sees the error, fixes it
+    book.add("shot-worker", [write("e001-single-shot", WRONG_SHAPE_IN_FULL), report("wrote strategy.py")])
     book.add("shot-worker", [write("e001-single-shot", WEEKLY), report("fixed the forecast shape")])
     out = {}
     with pytest.MonkeyPatch.context() as mp:
         book.install(mp)
         for name, flow, model in (("greedy-policy", greedy_loop, None), ("greedy-llm", greedy_loop, "greedy-worker"),
-                                  ("shot-policy", single_shot, None), ("shot-llm", single_shot, "shot-worker")):
+                                  ("shot-llm", single_shot_flow, "shot-worker")):
             ws = make_workspace(root, data, name, model)
             # the policy's loop gets room to converge: the cut-down space has only four configurations
             summary = flow(str(ws), budget=CONVERGE_BUDGET) if name == "greedy-policy" else flow(str(ws))
             out[name] = (ws, summary)
+        # the command line, forking the baseline's workspace from one whose Phases 0-2 are done
+        source = make_workspace(root, data, "after-phase2", None)
+        assert cli_main(["baseline", "single-shot", str(root / "shot-policy"), "--from", str(source),
+                         "--verbose"]) == 0
+        out["shot-policy"] = (root / "shot-policy", summarize(root / "shot-policy"))
     out["book"] = book
     return out
 
 
 def rows(ws: Path) -> list[dict]:
-    con = sqlite3.connect(ws / "board.sqlite")
-    con.row_factory = sqlite3.Row
-    try:
+    with closing(sqlite3.connect(ws / "board.sqlite")) as con:
+        con.row_factory = sqlite3.Row
         return [dict(r) | {"metrics": json.loads(r["metrics"]), "spec": json.loads(r["spec"])}
                 for r in con.execute("SELECT * FROM experiments ORDER BY seq")]
-    finally:
-        con.close()
 
 
 def metrics_file(ws: Path, exp_id: str) -> dict:
@@ -172,10 +186,12 @@ def test_single_shot_policy_renders_the_reference_once(runs):
 def test_single_shot_llm_retries_once_with_the_error(runs):
     ws, summary = runs["shot-llm"]
     (exp,) = rows(ws)
-    assert exp["state"] == "done" and exp["attempts"] == 1
+    assert exp["state"] == "done" and exp["attempts"] == 1 and exp["spec"] == {}
     call, retry = runs["book"].used["shot-worker"]
-    retry_prompt = "\n".join(m.content for m in retry.calls[0])
-    assert "prediction_length" in retry_prompt or "shape" in retry_prompt  # the smoke test's error reached it
+    assert "predictions have shape" not in "\n".join(m.content for m in call.calls[0])
+    assert "predictions have shape (4, 25)" in "\n".join(m.content for m in retry.calls[0])  # the full run's error
+    with closing(sqlite3.connect(ws / "board.sqlite")) as con:
+        assert con.execute("SELECT attempt, ok FROM runs ORDER BY rowid").fetchall() == [(0, 0), (1, 1)]
     assert summary.best == pytest.approx(exp["metrics"]["rmse"])
     assert summary.tokens > 0 and summary.cost_usd > 0
 
@@ -226,3 +242,59 @@ def test_mutate_changes_one_parameter_and_stops_when_every_neighbour_was_tried()
     tiny = SearchSpace.model_validate({"params": [{"name": "kind", "type": "categorical", "choices": ["a", "b"]}]})
     assert mutate({"kind": "a"}, tiny, rng, set())[0] == {"kind": "b"}
     assert mutate({"kind": "a"}, tiny, rng, {config_key({"kind": "b"})}) is None
+
+
+def test_prepare_refuses_a_workspace_without_harness_and_settles_an_interrupted_run(tmp_path):
+    data = generate_dataset(tmp_path / "data", n_series=2, length=24 * 7 * 2, windows=1)
+    ws = make_workspace(tmp_path, data, "resumed", None)
+    ctx = RoleContext(*load_campaign(ws))
+    board = Board(ws / "board.sqlite")
+    states = {}
+    for name, path in (("crashed", ("running",)), ("lost", ("running", "failed")), ("unread", ("running", "finished"))):
+        exp = board.add(name=name, spec={})
+        for state in ("implemented", "checked", "queued", *path):
+            fields = {"metrics": {"rmse": 1.0}, "eval_mode": "full"} if state == "finished" else {}
+            board.transition(exp.id, state, **fields)
+        (ws / "experiments" / exp.id).mkdir(parents=True)
+        states[name] = exp.id
+    prepare(ctx, "greedy loop")
+    assert [board.get(states[n]).state for n in ("crashed", "lost", "unread")] == ["cancelled", "dead", "done"]
+    assert (ws / "experiments" / states["unread"] / "debrief.md").is_file()
+    assert iterations_done(ctx) == 2 and board.get_meta("method") == "greedy loop (baseline policy)"
+    shutil.rmtree(ws / "harness")
+    with pytest.raises(PhaseFailed, match="harness/ holds no Python files"):
+        prepare(ctx, "greedy loop")
+
+
+def test_fork_copies_phases_0_to_2_and_nothing_of_phase_3(tmp_path):
+    data = generate_dataset(tmp_path / "data", n_series=2, length=24 * 7 * 2, windows=1)
+    source = make_workspace(tmp_path, data, "campaign", None)
+    (source / "learnings.md").write_text("weekly cycle\n")
+    Board(source / "board.sqlite").add(name="x", spec={})
+    (source / "usage.jsonl").write_text("")
+    ws = fork_workspace(source, tmp_path / "fork")
+    assert (ws.learnings.read_text(), ws.board_db.exists(), ws.usage_log.exists()) == ("weekly cycle\n", False, False)
+    assert (ws.adapter / "manifest.yaml").read_text() == (source / "adapter" / "manifest.yaml").read_text()
+    assert sorted(p.name for p in ws.harness.glob("*.py")) == sorted(p.name for p in (source / "harness").glob("*.py"))
+    config, _ = load_campaign(ws.root)
+    assert config.workspace == ws.root and config.name == "campaign"
+    with pytest.raises(AlphalabError, match="not empty"):
+        fork_workspace(source, tmp_path / "fork")
+
+
+def test_single_shot_policy_retries_with_the_fallback(tmp_path):
+    """Without a model the retry is the search space's fallback: here the reference's context is too short."""
+    data = generate_dataset(tmp_path / "data", n_series=2, length=24 * 7 * 2, windows=1)
+    ws = make_workspace(tmp_path, data, "fallback", None)
+    template = ("{% if params.context_length == 48 %}raise RuntimeError('context too short'){% endif %}\n"
+                "from harnesses.forecasting.baselines import SeasonalNaive as Strategy\n")
+    (ws / "adapter" / "template" / "strategy.py.j2").write_text(template)
+    ctx = RoleContext(*load_campaign(ws))
+    exp_id = single_shot.start(ctx)
+    assert not single_shot.implement(ctx, exp_id).ok
+    assert single_shot.retry(ctx, exp_id).ok
+    assert single_shot.run(ctx, exp_id, last_chance=True).ok
+    (exp,) = rows(ws)
+    assert (exp["state"], exp["attempts"], exp["spec"]["params"]["context_length"]) == ("done", 1, 96)
+    assert "context too short" not in (ws / "experiments" / exp_id / "strategy.py").read_text()
+    assert single_shot.start(ctx) is None  # a finished single shot is not run twice

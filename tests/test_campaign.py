@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import hashlib
 import io
+import subprocess
 from collections import Counter
+from pathlib import Path
 
 import pytest
 
@@ -13,7 +15,7 @@ from alphalab.cli import main
 from alphalab.workspace import Workspace
 from fixtures.pipeline_helpers import ScriptBook, use_fixture_library, write_config
 
-pytestmark = pytest.mark.usefixtures("prefect_harness")
+uses_prefect = pytest.mark.usefixtures("prefect_harness")
 
 PLAN = "- [x] count the values\n"
 EXPLORER = [
@@ -54,6 +56,7 @@ def terminal(monkeypatch):
     return buf
 
 
+@uses_prefect
 def test_alphalab_run_drives_phases_0_to_2_and_says_phase_3_is_missing(tmp_path, monkeypatch, terminal):
     use_fixture_library(monkeypatch)
     monkeypatch.setattr("flows.campaign.PHASE3_MODULE", "flows.not_installed_phase3")
@@ -72,6 +75,7 @@ def test_alphalab_run_drives_phases_0_to_2_and_says_phase_3_is_missing(tmp_path,
     assert "phase 1: exploration" in subjects and "phase 2: evaluation harness" in subjects
 
 
+@uses_prefect
 def test_rerun_phase_2_completes_it_and_leaves_phases_0_and_1_untouched(tmp_path, monkeypatch, terminal):
     from flows.campaign import campaign
 
@@ -93,6 +97,7 @@ def test_rerun_phase_2_completes_it_and_leaves_phases_0_and_1_untouched(tmp_path
     assert (ws.reviews / "round_01.md").read_text().startswith("# Critic review, round 1: PASS")
 
 
+@uses_prefect
 def test_retrying_a_failed_campaign_replays_phases_0_and_1_from_cache(tmp_path, monkeypatch):
     from flows.campaign import campaign
 
@@ -122,3 +127,18 @@ def _cached_task_runs() -> Counter:
 
     with get_client(sync_client=True) as client:
         return Counter(r.name.split("-")[0] for r in client.read_task_runs() if r.state and r.state.name == "Cached")
+
+
+def test_rerun_phase_refuses_a_folder_that_is_not_a_campaign(tmp_path, capsys):
+    assert main(["rerun-phase", "1", "--workspace", str(tmp_path)]) == 2
+    assert "not a campaign workspace (no campaign.yaml)" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_prefect_deploy_all_succeeds_against_a_real_server():
+    """scripts/check_deploy.sh starts and stops its own server on 127.0.0.1 (about 20 s)."""
+    repo = Path(__file__).resolve().parents[1]
+    res = subprocess.run(["bash", str(repo / "scripts" / "check_deploy.sh")], cwd=repo, capture_output=True,
+                         text=True, timeout=280)
+    assert res.returncode == 0, res.stdout[-3000:] + res.stderr[-3000:]
+    assert "deploy check: ok (6 deployments; campaign cron '0 2 * * *', inactive)" in res.stdout

@@ -62,12 +62,11 @@ def test_experiment_process_runs_in_exp_dir_and_logs(tmp_path):
     ws = Workspace(tmp_path / "ws")
     exp = ws.experiment("e1")
     exp.mkdir(parents=True)
-    (exp / "run.log").write_text("stale output of an earlier run\n")
+    (exp / "run.log").write_text("=== full run, attempt 1 ===\n")
     res = run_experiment_process([sys.executable, "-c", "import os; print('cwd', os.getcwd())"], exp_dir=exp,
                                  workspace=ws, timeout_s=30, sandbox=None)
-    assert res.returncode == 0
-    log = (exp / "run.log").read_text()
-    assert f"cwd {exp}" in log and "stale" not in log
+    assert res.returncode == 0 and f"cwd {exp}" in res.output
+    assert (exp / "run.log").read_text() == f"=== full run, attempt 1 ===\ncwd {exp}\n"
 
 
 @needs_bwrap

@@ -30,7 +30,8 @@ def phase1_done(tmp_path, monkeypatch, **kw):
 
 
 def _build(content, message):
-    return [("write_file", {"path": "harness/metrics.py", "content": content}), ("report_to_user", {"message": message})]
+    return [("write_file", {"path": "harness/metrics.py", "content": content}),
+            ("report_to_user", {"message": message})]
 
 
 def _review(verdict, *findings):

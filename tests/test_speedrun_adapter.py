@@ -5,6 +5,7 @@ from __future__ import annotations
 import importlib.util
 import itertools
 import json
+import os
 import shlex
 import subprocess
 import sys
@@ -131,8 +132,11 @@ def test_the_baseline_template_trains_and_is_scored_through_the_manifest_command
     command = manifest().experiment.smoke_command.format(
         python=sys.executable, exp_dir=exp, workspace=ws, mode="smoke", seed=1, data=corpus, harness=ws / "harness")
     proc = subprocess.run(shlex.split(command), cwd=exp, capture_output=True, text=True, timeout=120,
-                          # one thread: on a busy 2-core machine, more threads spin against each other
-                          env={"PATH": "/usr/bin:/bin", "PYTHONPATH": str(REPO), "OMP_NUM_THREADS": "1"})
+                          # CPU on one thread: on a busy 2-core machine more threads spin against each other,
+                          # and on a GPU machine compilation alone would outlast this short budget
+                          env={"PATH": "/usr/bin:/bin", "OMP_NUM_THREADS": "1",
+                               "PYTHONPATH": os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")]),
+                               "CUDA_VISIBLE_DEVICES": ""})
     result = RunResult.read(exp)
     assert result is not None and result.status == "ok", (proc.stdout, proc.stderr, result)
     assert result.eval_mode == "smoke" and result.seed == 1

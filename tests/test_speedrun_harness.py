@@ -108,6 +108,14 @@ def test_text_and_parquet_corpora_are_read_as_documents(tmp_path):
         list(iter_documents(tmp_path / "p.parquet", text_column="body"))
 
 
+def test_a_large_single_file_is_cut_into_documents_at_line_ends(tmp_path):
+    book = b"".join(f"line {i} of a long book\n".encode() for i in range(120_000))  # about 3 MB
+    (tmp_path / "book.txt").write_bytes(book)
+    docs = list(iter_documents(tmp_path / "book.txt"))
+    assert b"".join(docs) == book and len(docs) > 10
+    assert all(d.endswith(b"\n") and len(d) <= 2**16 for d in docs)
+
+
 def test_the_split_is_seeded_disjoint_and_fixed_for_the_campaign(tmp_path):
     corpus = _corpus(tmp_path / "corpus")
     docs = list(iter_documents(corpus))
@@ -207,6 +215,25 @@ def test_a_run_past_its_budget_is_killed_and_its_last_checkpoint_evaluated(tmp_p
     assert "saved the last checkpoint" in (exp / "run.log").read_text()
 
 
+# a tokenizer that "trains" on the validation file it finds in the workspace, at scoring time
+READS_VALIDATION_WHEN_SCORED = toys.UNIFORM + """
+def build_tokenizer():
+    from pathlib import Path
+    (Path(__file__).resolve().parents[3] / ".private" / "speedrun" / "val.bin").read_bytes()
+    return Tok()
+"""
+
+
+def test_model_code_cannot_read_the_validation_set_while_it_is_scored(tmp_path):
+    ws = _workspace(tmp_path, smoke_budget_s=10)
+    prepared = toys.write_checkpoint(tmp_path / "sly", READS_VALIDATION_WHEN_SCORED)
+    exp = _experiment(ws, COPY_CHECKPOINT, {"prepared": prepared})
+    result = _evaluate(ws, exp)
+    assert result.status == "failed" and result.error_signature == "checkpoint_build_error"
+    assert "PermissionError" in result.error and "held-out data" in result.error
+    assert (ws.private / "speedrun" / "val.bin").read_bytes()  # outside scoring, the harness reads it as before
+
+
 def test_a_crashing_train_py_is_a_failure_and_a_stale_checkpoint_is_not_scored(tmp_path):
     ws = _workspace(tmp_path, smoke_budget_s=10)
     exp = _experiment(ws, "raise SystemExit('out of memory (simulated)')")
@@ -258,5 +285,6 @@ def test_the_result_records_what_the_issue_asks_for(tmp_path):
     assert result.status == "ok", result.error
     assert set(result.metrics) >= {"val_bpb", "params", "tokens_seen", "tokens_per_s", "mfu"}
     assert result.metrics["params"] == 16 * 256 + 16 * 256 + 256
-    assert result.details["gpu"] == "cpu" and result.details["val_bytes"] == 1024
+    gpu = torch.cuda.get_device_name(0) if torch.cuda.is_available() else "cpu"
+    assert result.details["gpu"] == gpu and result.details["val_bytes"] == 1024
     assert result.details["killed_at_budget"] is False

@@ -121,7 +121,7 @@ def main(data: Path, ws: Path) -> str:
         "min": float(np.nanmin(allv)), "max": float(np.nanmax(allv)), "missing_fraction": float(np.isnan(allv).mean()),
         "acf_24": float(acf24), "acf_168": float(acf168), "seasonal_strength_24": float(s24),
         "seasonal_strength_168": float(s168), "mean_cross_correlation": mean_corr,
-        "pca_explained_first_3": [float(v) for v in explained[:3]],
+        "pca_explained_first_3": [round(float(v), 3) for v in explained[:3]],
         "train_backtest_rmse_seasonal_naive_24": sn24, "train_backtest_rmse_seasonal_naive_168": sn168,
     }
     lines = [f"- {k}: {v:.4g}" if isinstance(v, float) else f"- {k}: {v}" for k, v in figures.items()]

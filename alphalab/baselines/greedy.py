@@ -229,8 +229,8 @@ def evaluate(ctx: RoleContext, exp_id: str) -> GreedyDecision:
     before = env.board.best(env.metric)
     queue_without_smoke(env.board, exp_id, NO_SMOKE)
     outcome = run_full(env, exp_id)
-    kept = outcome.ok and outcome.value is not None and env.manifest.better(outcome.value, before.value if before
-                                                                            else None)
+    previous_value = before.value if before else None
+    kept = outcome.ok and outcome.value is not None and env.manifest.better(outcome.value, previous_value)
     previous = f"{before.id} ({before.value:.6g})" if before else "no earlier result"
     if outcome.ok:
         verdict = f"kept: new best, beats {previous}" if kept else f"reverted: not better than {previous}"

@@ -12,7 +12,7 @@ from alphalab.adapters import load_adapter
 from alphalab.board import PENDING, Board
 from alphalab.compare import METHOD_KEY
 from alphalab.errors import AdapterError, PhaseFailed
-from alphalab.execution import PID_FILE, RUN_LOG, LocalRunner, RunOutcome
+from alphalab.execution import PID_FILE, RUN_LOG, LocalRunner, RunOutcome, kill_marked_group
 from alphalab.phase3 import Phase3Env
 from alphalab.results import RESULT_FILE
 from alphalab.roles import worker
@@ -20,7 +20,7 @@ from alphalab.roles.base import RoleContext
 
 ROLE = "worker"
 # what a run leaves in an experiment folder: never copied into the next experiment
-RUN_OUTPUTS = (RESULT_FILE, "metrics.tmp", RUN_LOG, PID_FILE, worker.SMOKE_LOG, worker.DEBRIEF, "_io", "__pycache__")
+RUN_OUTPUTS = (RESULT_FILE, "metrics.tmp", RUN_LOG, PID_FILE, worker.SMOKE_LOG, worker.DEBRIEF, "__pycache__")
 
 
 class TrialOutcome(BaseModel):
@@ -49,12 +49,15 @@ def prepare(ctx: RoleContext, method: str) -> Phase3Env:
     except AdapterError as e:  # it lists every problem, a missing adapter folder included
         problems.insert(0, str(e))
     if problems:
-        raise PhaseFailed(f"{method}: {ws.root} is not ready (run Phases 0-2 first, e.g. `alphalab run CONFIG` "
-                          "with the campaign stopped after Phase 2):\n" + "\n".join(f"  - {p}" for p in problems))
+        raise PhaseFailed(f"{method}: {ws.root} is not ready: run Phases 0-2 first (`alphalab run CONFIG "
+                          "--stop-after 2`, then `alphalab baseline ... --from` that workspace):\n"
+                          + "\n".join(f"  - {p}" for p in problems))
     env = Phase3Env(ctx.config, ws)
     label = f"{method} ({policy_label(ctx)})"
     env.board.set_meta(METHOD_KEY, label)
     for exp in env.board.select(*PENDING, "running", kind="experiment"):
+        # a run that outlived the crashed flow would still hold its slot
+        kill_marked_group(env.exp_dir(exp.id) / PID_FILE, env.run_request(exp, slot="").marker)
         env.board.cancel(exp.id, f"interrupted before its result; {method} resumed")
     for exp in env.board.select("failed", kind="experiment"):
         env.board.transition(exp.id, "dead", note=f"{exp.note}; {method} resumed".strip("; "))

@@ -7,7 +7,6 @@ Prefect API cannot be reached, it is written straight to the board, where the ne
 
 from __future__ import annotations
 
-import os
 from uuid import UUID
 
 from alphalab import operator
@@ -36,7 +35,9 @@ def _status(args) -> int:
 
 def _running_flow_run(workspace: str) -> UUID | None:
     flow_run_id = operator.phase3_flow_run_id(workspace)
-    if not flow_run_id or not os.environ.get("PREFECT_API_URL"):
+    from prefect.settings import PREFECT_API_URL
+
+    if not flow_run_id or not PREFECT_API_URL.value():
         return None  # an ephemeral API would start a server of its own and find nothing
     from prefect.client.orchestration import get_client
 

@@ -24,8 +24,16 @@ def _quiet_prefect_console(verbose: bool) -> None:
         os.environ.setdefault("PREFECT_LOGGING_HANDLERS_CONSOLE_LEVEL", "WARNING")
 
 
+def _where() -> str:
+    from prefect.settings import get_current_settings
+
+    url = get_current_settings().api.url  # from the environment or the active Prefect profile
+    return f"the Prefect server at {url}" if url else "an ephemeral Prefect API (set PREFECT_API_URL for a server)"
+
+
 def _run(args: argparse.Namespace) -> int:
     _quiet_prefect_console(args.verbose)
+    print(f"starting the campaign on {_where()}", flush=True)
     from flows.campaign import campaign
 
     with progress.subscribed(progress.TerminalReporter()):
@@ -54,6 +62,7 @@ def _rerun(args: argparse.Namespace) -> int:
     workspace = str(Path(args.workspace).resolve())
     load_campaign(workspace)  # a clear error for a folder that is not a campaign workspace
     _quiet_prefect_console(args.verbose)
+    print(f"rerunning phase {args.phase} on {_where()}", flush=True)
     flow = phase_flow(args.phase)
     # a rerun recomputes: the role tasks' cache would otherwise replay the previous (failed) answers
     kwargs = {"refresh_cache": True} if "refresh_cache" in flow.parameters.properties else {}

@@ -14,7 +14,8 @@ from alphalab.workspace import Workspace
 
 
 def _listing(root) -> str:
-    files = sorted(p.relative_to(root).as_posix() for p in root.rglob("*") if p.is_file() and "__pycache__" not in p.parts)
+    files = sorted(p.relative_to(root).as_posix() for p in root.rglob("*")
+                   if p.is_file() and "__pycache__" not in p.parts)
     return "\n".join(files) or "(empty)"
 
 

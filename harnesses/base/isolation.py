@@ -30,9 +30,9 @@ def run_experiment_process(
     env: dict | None = None,
     hidden: Sequence[Path] = (),
 ) -> CommandResult:
-    """Run `argv` with cwd=exp_dir; its output is streamed to `exp_dir/run.log` (started afresh for every run)."""
+    """Run `argv` with cwd=exp_dir; its output is appended to `exp_dir/run.log`, where the experiment runner has
+    already written its header line for this attempt (so one log holds every attempt, in order)."""
     exp_dir = Path(exp_dir).resolve()
-    (exp_dir / RUN_LOG).write_text("")
     return run_command(
         argv,
         cwd=exp_dir,

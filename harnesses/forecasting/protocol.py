@@ -103,6 +103,8 @@ class HarnessChannel:
                     return None
                 break
             time.sleep(_POLL_S)
+        if path.is_symlink():  # a link could point the harness at a file the sandboxed process cannot read itself
+            raise EvaluationFailure("prediction_unreadable", f"round {r}: {path.name} is a symlink, not a file")
         try:
             return np.load(path, allow_pickle=False)
         except (ValueError, OSError) as e:

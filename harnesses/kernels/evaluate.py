@@ -70,7 +70,11 @@ def problems_dir(workspace: Workspace | None, override: Path | None) -> Path:
 
 def judge(problem: ProblemRef, exp_dir: Path, settings: EvalSettings, workspace: Workspace,
           sandbox: SandboxConfig | None, timeout_s: float) -> KernelReport:
-    """Run the runner on the solution in its own process; a crash or timeout there is the solution's failure."""
+    """Run the runner on the solution in its own process; a crash or timeout there is the solution's failure.
+
+    The report comes back through the experiment folder (the only writable path under a sandbox). The solution
+    shares the runner's process, so what keeps it from rewriting the report is the static check (no file or `sys`
+    access) and the run-time checks, not the file system."""
     report_path = exp_dir / REPORT_FILE
     report_path.unlink(missing_ok=True)
     argv = [sys.executable, "-m", "harnesses.kernels.runner", "--problem-file", str(problem.path),

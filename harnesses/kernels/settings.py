@@ -28,7 +28,7 @@ class EvalSettings(BaseModel):
     @classmethod
     def for_mode(cls, mode: Literal["smoke", "full"], **overrides) -> "EvalSettings":
         """Smoke: correctness and a few trials. Full: at least 100 trials after warm-up."""
-        base = {"smoke": {"trials": 10, "warmup": 3}, "full": {"trials": 100, "warmup": 10}}[mode]
+        base = {"smoke": {"trials": 10, "warmup": 3}, "full": {"trials": 100, "warmup": 25}}[mode]
         return cls(mode=mode, **{**base, **overrides})
 
     def resolved(self, cuda_available: bool) -> "EvalSettings":

@@ -1,10 +1,11 @@
 """The corpus and its campaign-wide train/validation split.
 
 A corpus is a directory (or one file) of text files, or of parquet files with a text column; each text file and
-each parquet row is one document. The split is made once per campaign, by documents, with the campaign seed:
-the validation bytes go under the workspace's `.private/` (never mounted for experiment code) and the training
-bytes go to `data/speedrun/train.bin`, the only corpus file an experiment gets. Both files are the documents'
-UTF-8 bytes joined by a NUL byte, so the validation bytes the harness scores are exactly `val.bin`.
+each parquet row is one document (a text file over 1 MiB is cut into documents of about 64 KiB at line ends).
+The split is made once per campaign, by documents, with the campaign seed: the validation bytes go under the
+workspace's `.private/` (never mounted for experiment code) and the training bytes go to
+`data/speedrun/train.bin`, the only corpus file an experiment gets. Both files are the documents' UTF-8 bytes,
+each followed by a NUL byte, so the validation bytes the harness scores are exactly `val.bin`.
 """
 
 from __future__ import annotations
@@ -22,6 +23,10 @@ from pydantic import BaseModel, ConfigDict
 from alphalab.workspace import Workspace
 
 DOC_SEPARATOR = b"\x00"  # never occurs in UTF-8 text, so it marks document ends unambiguously
+# a text file larger than this (one book, a tinyshakespeare-style single file) is cut into documents of about
+# CHUNK_BYTES at line ends, so that even a one-file corpus can be split
+LARGE_FILE_BYTES = 2**20
+CHUNK_BYTES = 2**16
 MIN_TRAIN_FRACTION = 0.5  # a small corpus keeps at least half its bytes for training
 
 
@@ -84,8 +89,20 @@ def iter_documents(corpus: Path, text_column: str = "text") -> Iterator[bytes]:
             yield from _parquet_documents(path, text_column)
             continue
         data = path.read_bytes()
-        if data and DOC_SEPARATOR not in data:  # a NUL byte means a binary file, not text
-            yield data
+        if not data or DOC_SEPARATOR in data:  # a NUL byte means a binary file, not text
+            continue
+        yield from (_line_chunks(data) if len(data) > LARGE_FILE_BYTES else [data])
+
+
+def _line_chunks(data: bytes) -> Iterator[bytes]:
+    start = 0
+    while start < len(data):
+        end = start + CHUNK_BYTES
+        if end < len(data):
+            cut = data.rfind(b"\n", start, end)
+            end = cut + 1 if cut > start else end
+        yield data[start:end]
+        start = end
 
 
 def _parquet_documents(path: Path, text_column: str) -> Iterator[bytes]:

@@ -30,6 +30,7 @@ from harnesses.base import EvaluationFailure, HarnessArgs, clear_result, harness
 from harnesses.speedrun.bpb import EvaluationError, check_causal, score
 from harnesses.speedrun.checkpoint import CHECKPOINT_DIR, CheckpointError, load_checkpoint
 from harnesses.speedrun.corpus import SplitError, SplitPaths, ensure_split, read_validation
+from harnesses.speedrun.guard import forbid_reads
 from harnesses.speedrun.settings import SpeedrunSettings
 
 NAME = "speedrun"
@@ -68,14 +69,18 @@ def evaluate(args: HarnessArgs) -> RunResult:
 
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
     data = read_validation(args.workspace, split)[: settings.scored_bytes(args.mode)]
+    # the raw corpus holds the validation documents too, unless the experiment itself lives under it
+    forbidden = [args.workspace.private] + ([args.data] if args.data not in exp_dir.parents else [])
     try:
-        ckpt = load_checkpoint(ckpt_dir, device, settings.param_cap)
-        check_causal(ckpt, data, device)
-        start = time.monotonic()
-        bpb = score(ckpt, data, device, settings.eval_batch_tokens)
+        with forbid_reads(*forbidden):
+            ckpt = load_checkpoint(ckpt_dir, device, settings.param_cap)
+            check_causal(ckpt, data, device)
+            start = time.monotonic()
+            bpb = score(ckpt, data, device, settings.eval_batch_tokens)
     except (CheckpointError, EvaluationError) as e:
-        raise EvaluationFailure(e.signature, str(e) + ("" if e.signature != "no_checkpoint" else
-                                f"\ntrain.py output tail:\n{run.output[-2000:]}")) from e
+        # with nothing saved, what train.py printed is the only clue a Worker has
+        tail = f"\ntrain.py output tail:\n{run.output[-2000:]}" if e.signature == "no_checkpoint" else ""
+        raise EvaluationFailure(e.signature, f"{e}{tail}") from e
     reported = {k: float(ckpt.stats[k]) for k in _REPORTED_STATS if isinstance(ckpt.stats.get(k), (int, float))}
     details |= {"eval_s": round(time.monotonic() - start, 3), "seq_len": ckpt.seq_len, "val_bytes": bpb.n_bytes,
                 "val_tokens": bpb.n_tokens, "val_nll_nats": bpb.nll_nats, "reported": ckpt.stats}

@@ -23,7 +23,8 @@ class SpeedrunSettings(BaseModel):
     val_bytes: int = Field(4 * 2**20, gt=0, description="size of the held-out validation split")
     smoke_val_bytes: int = Field(32 * 2**10, gt=0, description="prefix of the validation split scored in smoke mode")
     text_column: str = Field("text", description="column holding the documents in parquet corpora")
-    eval_batch_tokens: int = Field(2**15, gt=0, description="tokens per evaluation forward pass (logits are B x T x vocab)")
+    # the logits of one pass are eval_batch_tokens x vocab floats: keep it modest for large vocabularies
+    eval_batch_tokens: int = Field(2**15, gt=0, description="tokens per evaluation forward pass")
 
     def budget(self, mode: Mode) -> float:
         return self.smoke_budget_s if mode == "smoke" else self.budget_s

@@ -33,7 +33,7 @@ class M(torch.nn.Module):
         super().__init__()
         self.w = torch.nn.Parameter(torch.zeros(1))
     def forward(self, ids):
-        return torch.zeros(*ids.shape, 256) + 0 * self.w
+        return torch.zeros(*ids.shape, 256, device=ids.device) + 0 * self.w
 
 def build_model():
     return M()
@@ -71,7 +71,7 @@ class M(torch.nn.Module):
         super().__init__()
         self.w = torch.nn.Parameter(torch.zeros(1))
     def forward(self, ids):
-        return torch.zeros(*ids.shape, 258) + 0 * self.w
+        return torch.zeros(*ids.shape, 258, device=ids.device) + 0 * self.w
 
 def build_model():
     return M()

@@ -173,3 +173,34 @@ def test_training_data_reaching_into_a_target_window_is_rejected(tmp_path):
     (path / "train" / "data.json").write_text(json.dumps(train) + "\n")
     with pytest.raises(Exception, match="reaches into the target window"):
         load_dataset(path)
+
+
+def test_metrics_by_hand_with_a_missing_target_and_a_flat_context():
+    from harnesses.forecasting.metrics import compute_metrics, seasonal_scale
+
+    y = np.array([[1.0, 2.0, np.nan], [0.0, 0.0, 3.0]])
+    p = np.array([[2.0, 2.0, 5.0], [1.0, -1.0, 3.0]])
+    scales = np.array([seasonal_scale(np.array([1.0, 3.0, 1.0, 3.0]), 1), seasonal_scale(np.ones(5), 2)])
+    m = compute_metrics(y, p, scales)
+    assert scales.tolist() == [2.0, 0.0]
+    assert m.rmse == pytest.approx(np.sqrt((1 + 0 + 1 + 1 + 0) / 5))  # the NaN target is left out
+    assert m.mae == pytest.approx(3 / 5)
+    assert (m.mase, m.mase_instances) == (pytest.approx(0.5 / 2.0), 1)  # the flat context has no MASE scale
+    assert m.per_horizon_rmse == pytest.approx([1.0, np.sqrt(0.5), 0.0])
+
+
+def test_predictions_written_as_a_symlink_are_refused(dataset, ws):
+    # under bwrap the strategy cannot read .private/, but it could ask the harness to read a path for it
+    exp = _experiment(ws, "link", """
+        import os
+        import numpy as np
+        from pathlib import Path
+        from harnesses.forecasting.strategy import Strategy as Base
+        class Strategy(Base):
+            def predict(self, contexts, h):
+                np.save("decoy.npy", np.zeros((len(contexts), h)))
+                os.symlink(Path("decoy.npy").resolve(), Path("_io") / "pred_0.npy")
+                raise SystemExit(0)
+    """)
+    code, r = _run(ws, exp, dataset)
+    assert code == 1 and r.error_signature == "prediction_unreadable" and "symlink" in r.error

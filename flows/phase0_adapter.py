@@ -19,7 +19,9 @@ def phase0_adapter(workspace: str, refresh_cache: bool = False) -> ResolvedAdapt
     if adapters.has_adapter(ws):
         # an invalid adapter stops here with every problem listed: nothing else runs on it
         adapter = adapters.load_adapter(ws.adapter)
-        log.info(f"Phase 0: resuming the adapter {adapter.manifest.name!r} already in {ws.adapter}")
+        ws.commit("phase 0: resume the adapter found in adapter/", ws.adapter)
+        log.info(f"Phase 0: resuming the adapter {adapter.manifest.name!r} already in {ws.adapter} (to resolve it "
+                 "again, delete that folder and rerun phase 0)")
         return ResolvedAdapter(path="resume", adapter_dir=str(adapter.root), name=adapter.manifest.name)
     role = customize_adapter if config.domain in adapters.builtin_adapter_names() else generate_adapter
     if refresh_cache:

@@ -71,6 +71,7 @@ def test_resume_uses_the_adapter_on_disk_without_running_a_role(tmp_path, monkey
     result = phase0_adapter(str(ws.root))
     assert result.path == "resume" and result.name == "tiny"
     assert book.model_calls("customizer") == 0
+    assert _log(ws)[0] == "phase 0: resume the adapter found in adapter/"
 
 
 def _write_all(manifest_text: str) -> list[tuple[str, dict]]:

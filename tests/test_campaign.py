@@ -91,7 +91,9 @@ def test_rerun_phase_2_completes_it_and_leaves_phases_0_and_1_untouched(tmp_path
 
     book.add("builder", BUILD).add("critic", _review("PASS")).add("tester", TESTS)
     assert main(["rerun-phase", "2", "--workspace", str(ws.root)]) == 0
-    assert "phase 2 | critic | $0.0000 | done\n" in terminal.getvalue()
+    out = terminal.getvalue()
+    assert "phase 2 | critic | $0.0000 | done\n" in out
+    assert "phase 2 | builder | step 1 | $0.0000 | write_file(" in out  # each agent step, live
     assert _snapshot(ws) == before
     assert len(book.used["explorer"]) == 1  # Phase 1 did not run again
     assert (ws.reviews / "round_01.md").read_text().startswith("# Critic review, round 1: PASS")

@@ -54,17 +54,11 @@ class NoiseFloor(BaseModel):
         return cls.model_validate_json(path.read_text()) if path.is_file() else None
 
 
-def measure_noise_floor(
-    workspace: Workspace,
-    params: dict | None = None,
-    seeds: Sequence[int] = (0, 1, 2),
-    *,
-    data: Path | None = None,
-    timeout_s: float | None = None,
-) -> NoiseFloor:
-    """Full evaluations of `params` (default: the search space's `reference`) under each seed, one after another.
+def evaluate_params(workspace: Workspace, params: dict, exp_dir: Path, *, seed: int = 0, label: str = "reference",
+                    data: Path | None = None, timeout_s: float | None = None) -> RunResult:
+    """Render the adapter's template with `params` into `exp_dir` and run the manifest's full evaluation once.
 
-    `data` defaults to the data_path of `WS/campaign.yaml`. Raises ValueError when a run fails.
+    `data` defaults to the data_path of `WS/campaign.yaml`. A run that leaves no result is a failed RunResult.
     """
     from alphalab.adapters import load_adapter
     from alphalab.execution import format_command
@@ -75,28 +69,42 @@ def measure_noise_floor(
     adapter = load_adapter(workspace.adapter)
     spec = adapter.manifest.experiment
     if not spec.template_dir:
-        raise ValueError(f"adapter {adapter.manifest.name!r} has no experiment template to measure a noise floor with")
-    if params is None:
-        params = dict(adapter.manifest.search_space.reference) if adapter.manifest.search_space else {}
+        raise ValueError(f"adapter {adapter.manifest.name!r} has no experiment template to evaluate {label} with")
     campaign = load_campaign(workspace)
     if data is None:
         if campaign is None:
             raise ValueError(f"no dataset: pass data= or put a campaign config at {workspace.config_copy}")
         data = campaign.data_path
     limit = timeout_s or (campaign.execution.experiment_timeout_s if campaign else None) or spec.time_limit_s
-    results = []
-    for seed in seeds:
-        exp_dir = workspace.root / NOISE_DIR / f"seed_{seed}"
-        render_experiment(adapter.root / spec.template_dir, exp_dir, params,
-                          TemplateExperiment(id=f"noise-floor-seed-{seed}", name="noise floor reference", seed=seed))
-        cmd = format_command(spec.full_command, python=sys.executable, workspace=workspace.root,
-                             harness=workspace.harness, exp_dir=exp_dir, mode="full", seed=seed,
-                             data=Path(data).resolve())
-        # the harness is trusted code: it sandboxes the experiment itself
-        proc = run_command(shlex.split(cmd), cwd=exp_dir, timeout_s=limit, log_path=exp_dir / "harness.log")
-        result = RunResult.read(exp_dir) or RunResult(
-            status="failed", eval_mode="full", error=f"no result (exit {proc.returncode}): {proc.output[-2000:]}")
-        results.append(result)
-    floor = NoiseFloor.from_results(adapter.manifest.primary.name, list(seeds), results, params)
+    render_experiment(adapter.root / spec.template_dir, exp_dir, params,
+                      TemplateExperiment(id=Path(exp_dir).name, name=label, seed=seed))
+    cmd = format_command(spec.full_command, python=sys.executable, workspace=workspace.root,
+                         harness=workspace.harness, exp_dir=exp_dir, mode="full", seed=seed, data=Path(data).resolve())
+    # the harness is trusted code: it sandboxes the experiment itself
+    proc = run_command(shlex.split(cmd), cwd=exp_dir, timeout_s=limit, log_path=exp_dir / "harness.log")
+    return RunResult.read(exp_dir) or RunResult(
+        status="failed", eval_mode="full", error=f"no result (exit {proc.returncode}): {proc.output[-2000:]}")
+
+
+def measure_noise_floor(
+    workspace: Workspace,
+    params: dict | None = None,
+    seeds: Sequence[int] = (0, 1, 2),
+    *,
+    data: Path | None = None,
+    timeout_s: float | None = None,
+) -> NoiseFloor:
+    """Full evaluations of `params` (default: the search space's `reference`) under each seed, one after another.
+
+    Raises ValueError when a run fails.
+    """
+    from alphalab.adapters import load_adapter
+
+    manifest = load_adapter(workspace.adapter).manifest
+    if params is None:
+        params = dict(manifest.search_space.reference) if manifest.search_space else {}
+    results = [evaluate_params(workspace, params, workspace.root / NOISE_DIR / f"seed_{seed}", seed=seed,
+                               label="noise floor reference", data=data, timeout_s=timeout_s) for seed in seeds]
+    floor = NoiseFloor.from_results(manifest.primary.name, list(seeds), results, params)
     floor.write(workspace)
     return floor

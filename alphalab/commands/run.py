@@ -31,16 +31,22 @@ def _where() -> str:
     return f"the Prefect server at {url}" if url else "an ephemeral Prefect API (set PREFECT_API_URL for a server)"
 
 
-def _run(args: argparse.Namespace) -> int:
-    _quiet_prefect_console(args.verbose)
+def start_campaign(config: str | Path, workspace: str | Path | None = None, *, stop_after: int = 3,
+                   verbose: bool = False):
+    """Run the campaign flow in this process with live progress; the demo starts campaigns the same way."""
+    _quiet_prefect_console(verbose)
     print(f"starting the campaign on {_where()}", flush=True)
     from flows.campaign import campaign
 
     with progress.subscribed(progress.TerminalReporter()):
-        summary = campaign(config=str(Path(args.config).resolve()),
-                           workspace=str(Path(args.workspace).resolve()) if args.workspace else None,
-                           stop_after=args.stop_after)
+        summary = campaign(config=str(Path(config).resolve()),
+                           workspace=str(Path(workspace).resolve()) if workspace else None, stop_after=stop_after)
     print(f"workspace: {summary.workspace}")
+    return summary
+
+
+def _run(args: argparse.Namespace) -> int:
+    start_campaign(args.config, args.workspace, stop_after=args.stop_after, verbose=args.verbose)
     return 0
 
 

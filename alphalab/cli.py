@@ -24,13 +24,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="alphalab", description="An autonomous research lab on Prefect.")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name in _COMMANDS:
-        try:
-            module = importlib.import_module(f"alphalab.commands.{name}")
-        except ModuleNotFoundError as e:
-            if e.name != f"alphalab.commands.{name}":
-                raise
-            continue
-        module.register(sub)
+        importlib.import_module(f"alphalab.commands.{name}").register(sub)
     return parser
 
 

@@ -75,3 +75,18 @@ def test_workspace_is_idempotent_git_repo_with_versions(tmp_path):
     assert ws2.git("log", "--oneline").stdout == log1
     reloaded, _ = load_campaign(ws.root)
     assert reloaded.model_dump() == cfg2.model_dump()
+
+
+@pytest.mark.parametrize(
+    "patch, field",
+    [("colour: blue", "colour"), ("seed: seven", "seed"), ("data_path: nowhere", "data_path")],
+)
+def test_alphalab_run_with_a_bad_config_exits_nonzero_naming_the_field(tmp_path, capsys, patch, field):
+    from alphalab.cli import main
+
+    body = GOOD.replace("data_path: data", "") + patch + "\n"
+    path = write_config(tmp_path, body)
+    assert main(["run", str(path)]) == 2
+    err = capsys.readouterr().err
+    assert f"`{field}`" in err and str(path) in err
+    assert not (tmp_path / "ws").exists()

@@ -13,6 +13,7 @@ from pathlib import Path
 
 from alphalab import progress
 from alphalab.campaign import load_campaign
+from alphalab.config import load_config
 from alphalab.errors import AlphalabError
 
 PHASES = (0, 1, 2, 3)
@@ -34,6 +35,7 @@ def _where() -> str:
 def start_campaign(config: str | Path, workspace: str | Path | None = None, *, stop_after: int = 3,
                    verbose: bool = False):
     """Run the campaign flow in this process with live progress; the demo starts campaigns the same way."""
+    load_config(config)  # a bad config fails here, before Prefect starts or anything is written
     _quiet_prefect_console(verbose)
     print(f"starting the campaign on {_where()}", flush=True)
     from flows.campaign import campaign

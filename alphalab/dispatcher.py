@@ -31,18 +31,19 @@ from pydantic import BaseModel, Field
 
 from alphalab.board import PENDING, Experiment, IllegalTransition, UnknownExperiment
 from alphalab.execution import PID_FILE, RUN_LOG, ExperimentRunner, RunOutcome, fresh_result
-from alphalab.phase3 import Phase3Env
+from alphalab.phase3 import Phase3Env, StrategistInput, StrategistOutput
 from alphalab.results import RESULT_FILE
-from alphalab.roles import reporter, strategist, supervisor, worker
+from alphalab.roles import reporter, supervisor, worker
 from alphalab.roles.base import RoleContext
 from alphalab.roles.reporter import MilestoneOutcome
-from alphalab.roles.strategist import StrategistInput, StrategistOutput
 from alphalab.roles.supervisor import Failure, SupervisorInput, SupervisorOutcome
 from alphalab.roles.worker import WorkerOutcome
 
 StopReason = Literal["experiment_budget", "converged", "usd_budget", "wall_clock", "no_proposals"]
 HARD_STOPS = ("usd_budget", "wall_clock")
 ANALYZE_TRIES = 2
+# after a submission fails (e.g. the Prefect API is down) the slots wait this long before the next try
+SUBMIT_BACKOFF_S = 5.0
 _OUTPUTS = (RESULT_FILE, RUN_LOG, PID_FILE, worker.SMOKE_LOG, worker.DEBRIEF, "metrics.tmp", "__pycache__")
 
 
@@ -59,6 +60,9 @@ class Phase3Roles:
 
 
 def local_roles(ctx: RoleContext) -> Phase3Roles:
+    # imported here: the Strategist's tools pull in every agent tool, which the control loop itself never needs
+    from alphalab.roles import strategist
+
     return Phase3Roles(
         implement=lambda exp_id: worker.implement(ctx, exp_id),
         analyze=lambda exp_id: worker.analyze(ctx, exp_id),
@@ -123,6 +127,7 @@ class Dispatcher:
         self._idle_mark: int | None = None  # analyzed count when the Strategist last proposed nothing
         self._stop: StopReason | None = None
         self._changed = True
+        self._retry_submit_at = 0.0
         self.prompts: list[tuple[int, int]] = []
 
     # ---- counters kept on the board, so a resumed campaign continues them -----------------------------------------
@@ -159,6 +164,7 @@ class Dispatcher:
         except Exception as e:
             self.log(f"could not start {exp.id} on slot {slot}: {e!r}; back to the queue")
             self.board.transition(exp.id, "queued")
+            self._retry_submit_at = time.monotonic() + SUBMIT_BACKOFF_S
             return
         self._jobs[exp.id] = job_id
         self._slots[slot] = exp.id
@@ -172,10 +178,13 @@ class Dispatcher:
         self._recover()
         try:
             while True:
-                self._read_inbox()
-                self._stop_cancelled_runs()
-                self._update_stop()
-                self._schedule()
+                try:
+                    self._read_inbox()
+                    self._stop_cancelled_runs()
+                    self._update_stop()
+                    self._schedule()
+                except IllegalTransition as e:  # a concurrent cancel won the race; the board decides
+                    self.log(f"board changed underneath: {e}")
                 if self._changed:
                     self._changed = False
                     self.on_change()
@@ -194,7 +203,12 @@ class Dispatcher:
         except queue.Empty:
             return
         while True:
-            self._handle(event)
+            try:
+                self._handle(event)
+                if event[0] == "run":  # the freed slot first; the rest of the bookkeeping can wait
+                    self._fill_slots()
+            except IllegalTransition as e:
+                self.log(f"board changed underneath: {e}")
             self._changed = True
             try:
                 event = self._events.get_nowait()
@@ -281,12 +295,12 @@ class Dispatcher:
 
     def _fill_slots(self) -> None:
         free = [s for s in self.runner.slots if s not in self._slots]
-        if not free:
+        if not free or self._stop in HARD_STOPS or time.monotonic() < self._retry_submit_at:
             return
         queued = sorted(self.board.select("queued"), key=lambda e: (e.kind != "verify", e.seq))
         if self._stop is not None:
             queued = [e for e in queued if e.kind == "verify"]
-        for slot, exp in zip(free, queued):
+        for slot, exp in zip(free, queued, strict=False):  # more of either simply waits
             self._start_run(exp, slot)
 
     def _assign_workers(self) -> None:
@@ -298,7 +312,8 @@ class Dispatcher:
             todo += [("fix", e.id, self.roles.fix) for e in self.board.select("failed")]
         todo += [("analyze", e.id, self.roles.analyze) for e in self.board.select("finished")]
         if self._stop is None:
-            todo += [("implement", e.id, self.roles.implement) for e in self.board.select("to_implement", "implemented")]
+            todo += [("implement", e.id, self.roles.implement)
+                     for e in self.board.select("to_implement", "implemented")]
         for kind, exp_id, fn in todo:
             if room <= 0:
                 return

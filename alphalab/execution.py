@@ -159,7 +159,8 @@ def execute(request: RunRequest, job_id: str) -> RunOutcome:
     pid_file = request.exp_dir / PID_FILE
     try:
         with open(log, "a", encoding="utf-8") as f:
-            f.write(f"=== {request.mode} run, attempt {request.attempt}, seed {request.seed}, slot {request.slot} ===\n")
+            f.write(f"=== {request.mode} run, attempt {request.attempt}, seed {request.seed}, "
+                    f"slot {request.slot} ===\n")
         # `exec` keeps the group leader's pid, which is the group id recorded for crash recovery
         command = f"echo $$ > {shlex.quote(str(pid_file))}; exec {request.command}"
         res = run_command(

@@ -9,6 +9,8 @@ from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
 
+from pydantic import BaseModel, Field
+
 from alphalab.adapters import Adapter, load_adapter
 from alphalab.board import Board, Experiment
 from alphalab.config import CampaignConfig
@@ -19,6 +21,22 @@ from alphalab.workspace import Workspace
 # written by a domain's harness (harnesses/base/noise.py): `spread` of the reference config over seeds
 NOISE_FLOOR_FILE = "noise_floor.json"
 VERIFY_SEED_OFFSET = 10_000
+
+
+class StrategistInput(BaseModel):
+    turn: int
+    proposals_wanted: int = Field(ge=0)
+    budget_left: int = Field(ge=0)
+    usd_spent: float = 0.0
+
+
+class StrategistOutput(BaseModel):
+    proposed: list[str] = Field(default_factory=list)
+    cancelled: list[str] = Field(default_factory=list)
+    playbook_updated: bool = False
+    seen_debriefs: list[str] = Field(default_factory=list)
+    prompt_chars: int = 0
+    report: str = ""
 
 
 def read_noise_floor(ws: Workspace) -> float | None:

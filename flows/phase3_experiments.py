@@ -7,7 +7,6 @@ pool), artifacts are republished as the board moves, and operator notes arrive a
 
 from __future__ import annotations
 
-import json
 import sys
 from uuid import UUID
 
@@ -37,10 +36,7 @@ def make_runner(config: CampaignConfig, workspace: str) -> ExperimentRunner:
 
 
 def _decode(value: object) -> InboxItem:
-    data = json.loads(value) if isinstance(value, (str, bytes)) else value
-    if isinstance(data, dict) and isinstance(data.get("value"), dict):  # send_input wraps a plain model
-        data = data["value"]
-    return InboxItem.model_validate(data)
+    return InboxItem.model_validate_json(value) if isinstance(value, (str, bytes)) else InboxItem.model_validate(value)
 
 
 def operator_inbox(flow_run_id: UUID):

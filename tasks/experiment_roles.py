@@ -19,7 +19,7 @@ from alphalab.dispatcher import Phase3Roles
 from alphalab.roles import reporter, strategist, supervisor, worker
 from alphalab.roles.base import RoleContext
 from alphalab.roles.reporter import MilestoneOutcome
-from alphalab.roles.strategist import StrategistInput, StrategistOutput
+from alphalab.phase3 import StrategistInput, StrategistOutput
 from alphalab.roles.supervisor import SupervisorInput, SupervisorOutcome
 from alphalab.roles.worker import WorkerOutcome
 from tasks.common import ROLE_TASK_OPTIONS

@@ -13,7 +13,7 @@ from alphalab.execution import RunOutcome
 from alphalab.phase3 import Phase3Env
 from alphalab.results import RunResult
 from alphalab.roles.reporter import MilestoneOutcome
-from alphalab.roles.strategist import StrategistOutput
+from alphalab.phase3 import StrategistOutput
 from alphalab.roles.supervisor import SupervisorOutcome
 from alphalab.roles.worker import WorkerOutcome
 from fixtures.phase3.helpers import make_workspace
@@ -136,11 +136,11 @@ def test_priority_fix_then_analyze_then_implement(env):
         b.transition(finished, s)
     b.transition(finished, "finished", metrics={"loss": 0.5}, eval_mode="full")
     todo = b.add("new one", {}).id
-    roles = FakeRoles(e)
+    roles = FakeRoles(e, fix_ok=False)  # the fix gives up: the experiment is dead and runs no more
     summary = _dispatcher(e, FakeRunner(["0"]), roles, max_workers=1).run()
     assert [(k, a) for k, a in roles.calls[:3]] == [("fix", failed), ("analyze", finished), ("implement", todo)]
     assert summary.stop_reason == "experiment_budget"
-    assert {x.state for x in b.select()} <= {"analyzed", "done"}
+    assert b.get(failed).state == "dead" and b.get(todo).state == "analyzed"
 
 
 def test_slots_refill_on_completion_not_on_a_tick(env):

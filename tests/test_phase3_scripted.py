@@ -8,7 +8,6 @@ from __future__ import annotations
 import json
 import re
 from collections import defaultdict
-from pathlib import Path
 
 import pytest
 
@@ -102,7 +101,7 @@ def campaign(tmp_path, monkeypatch):
         tmp_path,
         budgets={"experiments": 40},
         models={"roles": {r: {**scripted, "model": r} for r in ("strategist", "worker", "supervisor")}},
-        phase3={"patience": 8, "reporter_every": 6, "supervisor_window": 4, "supervisor_threshold": 0.3,
+        phase3={"patience": 8, "reporter_every": 6, "supervisor_window": 6, "supervisor_threshold": 0.3,
                 "proposals_per_turn": 4, "strategist_every": 5},
     )
     env = Phase3Env(config, ws)

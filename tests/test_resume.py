@@ -1,4 +1,4 @@
-"""Crash recovery for real: a Phase 3 process is killed with SIGKILL mid-run and started again on the same
+"""Crash recovery for real: `alphalab rerun-phase 3` is killed with SIGKILL mid-run and started again on the same
 workspace. Every experiment ends exactly once on the board, no finished result is lost, and no full run is run
 twice to completion (the trusted harness logs each completion independently of the board)."""
 
@@ -9,6 +9,7 @@ import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import pytest
 
@@ -27,8 +28,8 @@ def server(tmp_path_factory):
 
 def _start(srv, ws) -> subprocess.Popen:
     env = {**srv.env, "ALPHALAB_FIXTURE_SLEEP": "1.5"}
-    return subprocess.Popen([sys.executable, "-m", "flows.phase3_experiments", str(ws.root)], cwd=REPO, env=env,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    return subprocess.Popen([str(Path(sys.executable).parent / "alphalab"), "rerun-phase", "3", "--workspace",
+                             str(ws.root)], cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
 
 def test_sigkill_mid_phase3_then_resume(server, tmp_path):

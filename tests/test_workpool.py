@@ -26,7 +26,7 @@ def test_phase3_runs_through_a_work_pool(server, tmp_path):
     from prefect.client.orchestration import get_client
     from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterKey, DeploymentFilter, \
         DeploymentFilterName
-    from prefect.logging.handlers import APILogHandler
+    from prefect.logging.handlers import APILogWorker
     from prefect.settings import PREFECT_API_URL, temporary_settings
 
     from flows.phase3_experiments import phase3_experiments
@@ -41,7 +41,7 @@ def test_phase3_runs_through_a_work_pool(server, tmp_path):
                 deployment_filter=DeploymentFilter(name=DeploymentFilterName(any_=["run-experiment"])))
             artifacts = client.read_artifacts(
                 artifact_filter=ArtifactFilter(key=ArtifactFilterKey(any_=[f"{config.name}-leaderboard"])))
-        APILogHandler.flush()  # before the server stops, not at interpreter exit
+        APILogWorker.drain_all(timeout=5)  # before the server stops, not at interpreter exit
 
     from alphalab.phase3 import Phase3Env
 

@@ -35,11 +35,13 @@ def _status(args) -> int:
 
 def _running_flow_run(workspace: str) -> UUID | None:
     flow_run_id = operator.phase3_flow_run_id(workspace)
+    if not flow_run_id:
+        return None
+    from prefect.client.orchestration import get_client
     from prefect.settings import PREFECT_API_URL
 
-    if not flow_run_id or not PREFECT_API_URL.value():
+    if not PREFECT_API_URL.value():
         return None  # an ephemeral API would start a server of its own and find nothing
-    from prefect.client.orchestration import get_client
 
     try:
         with get_client(sync_client=True) as client:
@@ -53,9 +55,10 @@ def deliver(workspace: str, item: InboxItem) -> str:
     flow_run_id = _running_flow_run(workspace)
     if flow_run_id is None:
         return operator.apply(workspace, item) + " (written to the board)"
-    from prefect.input import send_input
+    from prefect.input import RunInput, send_input
 
-    send_input(item, flow_run_id=flow_run_id, key_prefix=operator.OPERATOR_KEY_PREFIX, sender="alphalab-cli")
+    message = RunInput.subclass_from_base_model_type(InboxItem)(**item.model_dump())
+    send_input(message, flow_run_id=flow_run_id, key_prefix=operator.OPERATOR_KEY_PREFIX, sender="alphalab-cli")
     return f"sent to the running Phase 3 (flow run {flow_run_id})"
 
 

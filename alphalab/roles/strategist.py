@@ -1,8 +1,9 @@
 """The Strategist: proposes experiments, cancels unpromising ones and keeps the playbook.
 
 Its view of the campaign is bounded whatever the campaign's length: the top of the leaderboard plus the latest
-entries, the debriefs written since its last turn (each cut to a size) and one line per older result, the
-compacted playbook, the last operator notes and a one-line board summary.
+entries, the most recent debriefs (those not seen before marked new; all cut to share VIEW_BUDGET_CHARS with the
+playbook) and one line per older result, the compacted playbook, the Phase 1 learnings, the last operator notes and
+a one-line board summary.
 
 Baseline (no LLM): Optuna TPE over the adapter's search space, seeded with the campaign seed and warm-started from
 every finished experiment on the board, so a resumed campaign continues the same study. The first proposal of a
@@ -20,10 +21,11 @@ from pydantic import BaseModel, Field
 from alphalab.board import Board, Experiment
 from alphalab.errors import PhaseFailed
 from alphalab.manifest import Manifest, SearchParam
-from alphalab.phase3 import Phase3Env
+from alphalab.phase3 import Phase3Env, StrategistInput, StrategistOutput
 from alphalab.playbook import Playbook
 from alphalab.roles.base import RoleContext
 from alphalab.tools.board_tools import STRATEGIST_TOOLS, StrategistTurn
+from alphalab.tools.files import read_file
 from alphalab.tools.report import report_to_user
 
 TEMPLATE = "phase3_strategist.md"
@@ -31,15 +33,14 @@ TOP_ENTRIES = 5
 LATEST_ENTRIES = 3
 MAX_RECENT_DEBRIEFS = 8
 DEBRIEF_CHARS = 1200
+MIN_DEBRIEF_CHARS = 300
+DEBRIEF_FLOOR_CHARS = 1200
+# The campaign state shown to the Strategist (playbook, leaderboard, notes, debriefs) is held to about this many
+# characters (~1.75k tokens): the debriefs fill what the playbook leaves, so once a campaign has some history its
+# prompt stops growing however long it runs. Full debriefs stay one read_file away.
+VIEW_BUDGET_CHARS = 7_000
 OLDER_RESULT_LINES = 10
 NOTES_SHOWN = 5
-
-
-class StrategistInput(BaseModel):
-    turn: int
-    proposals_wanted: int = Field(ge=0)
-    budget_left: int = Field(ge=0)
-    usd_spent: float = 0.0
 
 
 class StrategistView(BaseModel):
@@ -53,15 +54,6 @@ class StrategistView(BaseModel):
     board_summary: str
     proposals_wanted: int
     seen: list[str] = Field(default_factory=list, exclude=True)
-
-
-class StrategistOutput(BaseModel):
-    proposed: list[str] = Field(default_factory=list)
-    cancelled: list[str] = Field(default_factory=list)
-    playbook_updated: bool = False
-    seen_debriefs: list[str] = Field(default_factory=list)
-    prompt_chars: int = 0
-    report: str = ""
 
 
 def budget_tier(left: int) -> str:
@@ -99,23 +91,39 @@ def leaderboard_markdown(board: Board, manifest: Manifest) -> str:
     return "\n".join(lines)
 
 
-def _debriefs(env: Phase3Env) -> tuple[str, list[str]]:
+def _one_line(e: Experiment, metric: str) -> str:
+    flag = f" [{e.error_signature}]" if e.error_signature else ""
+    return f"- {e.id} {e.state}: {metric} {_value(e, metric)}{flag} -- {e.name}"
+
+
+def _debriefs(env: Phase3Env, budget: int) -> tuple[str, list[str]]:
+    """The most recent debriefs, newest first, each cut so that all fit in `budget` characters; what does not fit,
+    and older results, get one line each. Returns the text and the ids of the debriefs not seen before."""
     board, metric = env.board, env.metric.name
-    fresh = board.select("analyzed", kind="experiment")[-MAX_RECENT_DEBRIEFS:]
-    parts = []
-    for e in fresh:
+    analyzed = board.analyzed()
+    shown = analyzed[-MAX_RECENT_DEBRIEFS:]
+    rest = analyzed[: len(analyzed) - len(shown)] + board.select("dead", kind="experiment")
+    older = "\n".join(_one_line(e, metric) for e in sorted(rest, key=lambda e: e.seq)[-OLDER_RESULT_LINES:])
+    room = max(DEBRIEF_FLOOR_CHARS, budget - len(older))
+    per = max(MIN_DEBRIEF_CHARS, min(DEBRIEF_CHARS, room // max(1, len(shown))))
+    parts: list[str] = []
+    squeezed: list[str] = []
+    for e in reversed(shown):
+        if room < MIN_DEBRIEF_CHARS:
+            squeezed.append(_one_line(e, metric))
+            continue
         path = env.exp_dir(e.id) / "debrief.md"
-        text = path.read_text() if path.is_file() else "(no debrief written)"
-        if len(text) > DEBRIEF_CHARS:
-            text = text[:DEBRIEF_CHARS] + "\n[... cut; the full debrief is in the experiment folder]"
-        parts.append(f"### {e.id} ({metric} {_value(e, metric)})\n{text.strip()}")
-    older = [e for e in board.select("done", "dead", kind="experiment")][-OLDER_RESULT_LINES:]
-    if older:
-        parts.append("### Earlier results (one line each)\n" + "\n".join(
-            f"- {e.id} {e.state}: {metric} {_value(e, metric)}" + (f" [{e.error_signature}]" if e.error_signature
-                                                                   else "") + f" -- {e.name}"
-            for e in older))
-    return ("\n\n".join(parts) or "(none yet)"), [e.id for e in fresh]
+        text = path.read_text().strip() if path.is_file() else "(no debrief written)"
+        if len(text) > per:
+            text = text[:per] + "\n[... cut; the full debrief is in the experiment folder]"
+        new = " (new)" if e.state == "analyzed" else ""
+        parts.append(f"### {e.id}{new} ({metric} {_value(e, metric)})\n{text}")
+        room -= len(parts[-1])
+    lines = "\n".join(squeezed + ([older] if older else []))
+    if lines:
+        parts.append("### Earlier results (one line each)\n" + lines)
+    unseen = [e.id for e in analyzed if e.state == "analyzed"]
+    return ("\n\n".join(parts) or "(none yet)"), unseen
 
 
 def board_summary(board: Board, usd_spent: float) -> str:
@@ -123,12 +131,12 @@ def board_summary(board: Board, usd_spent: float) -> str:
     return ", ".join(f"{k}: {v}" for k, v in counts.items()) + f"; LLM spend so far ${usd_spent:.2f}"
 
 
-def build_view(env: Phase3Env, inp: StrategistInput) -> StrategistView:
-    debriefs, seen = _debriefs(env)
-    notes = env.board.notes(limit=NOTES_SHOWN)
+def build_view(env: Phase3Env, inp: StrategistInput, playbook_chars: int = 0) -> StrategistView:
+    notes = "\n".join(f"- {n.text}" for n in env.board.notes(limit=NOTES_SHOWN)) or "(none)"
+    leaderboard = leaderboard_markdown(env.board, env.manifest)
+    debriefs, seen = _debriefs(env, VIEW_BUDGET_CHARS - playbook_chars - len(leaderboard) - len(notes))
     return StrategistView(
-        leaderboard=leaderboard_markdown(env.board, env.manifest), recent_debriefs=debriefs,
-        operator_notes="\n".join(f"- {n.text}" for n in notes) or "(none)",
+        leaderboard=leaderboard, recent_debriefs=debriefs, operator_notes=notes,
         budget_left=inp.budget_left, budget_tier=budget_tier(inp.budget_left),
         board_summary=board_summary(env.board, inp.usd_spent), proposals_wanted=inp.proposals_wanted, seen=seen,
     )
@@ -142,10 +150,10 @@ def render_prompt(ctx: RoleContext, env: Phase3Env, view: StrategistView) -> str
 
 def run(ctx: RoleContext, inp: StrategistInput) -> StrategistOutput:
     env = Phase3Env(ctx.config, ctx.workspace)
-    view = build_view(env, inp)
+    playbook = Playbook(ctx.workspace.playbook, ctx.config.phase3.playbook_max_chars)
+    view = build_view(env, inp, playbook_chars=len(playbook.read()))
     prompt_chars = len(render_prompt(ctx, env, view))
     turn = StrategistTurn(proposals_wanted=inp.proposals_wanted)
-    playbook = Playbook(ctx.workspace.playbook, ctx.config.phase3.playbook_max_chars)
     report = ""
     if ctx.uses_llm("strategist"):
         from alphalab.roles.llm import report_text, run_llm_role
@@ -155,7 +163,7 @@ def run(ctx: RoleContext, inp: StrategistInput) -> StrategistOutput:
             task=(f"Strategist turn {inp.turn}: propose up to {inp.proposals_wanted} experiment(s) with "
                   "propose_experiment, cancel queued ones the evidence argues against, record lessons with "
                   "update_playbook, then call report_to_user."),
-            tools=[*STRATEGIST_TOOLS, report_to_user], label=f"turn{inp.turn:03d}",
+            tools=[*STRATEGIST_TOOLS, read_file, report_to_user], label=f"turn{inp.turn:03d}",
             tool_extras=dict(board=env.board, playbook=playbook, turn=turn, manifest=env.manifest,
                              seed_for=env.seed_for),
         )

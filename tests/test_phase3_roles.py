@@ -1,0 +1,158 @@
+"""The Phase 3 roles on their own: the baseline policies (Optuna Strategist, template Worker, fallback fix,
+Supervisor note, Reporter), the Strategist's bounded view, playbook compaction and the Strategist's tools."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from alphalab.phase3 import Phase3Env, StrategistInput
+from alphalab.playbook import Playbook, compact, split_sections
+from alphalab.roles import reporter, strategist, supervisor, worker
+from alphalab.roles.base import RoleContext
+from alphalab.roles.supervisor import Failure, SupervisorInput
+from alphalab.tools.base import ToolContext, ToolError
+from alphalab.tools.board_tools import StrategistTurn, cancel_experiment, propose_experiment, update_playbook
+from fixtures.phase3.helpers import make_workspace
+
+
+@pytest.fixture
+def env(tmp_path):
+    config, ws = make_workspace(tmp_path)
+    return Phase3Env(config, ws)
+
+
+def _ctx(env):
+    return RoleContext(env.config, env.workspace, log=lambda line: None, phase="phase3")
+
+
+def _finish(env, exp_id, loss):
+    b = env.board
+    for s in ("implemented", "checked", "queued", "running"):
+        b.transition(exp_id, s)
+    b.transition(exp_id, "finished", metrics={"loss": loss}, eval_mode="full")
+    b.transition(exp_id, "analyzed")
+
+
+def test_baseline_strategist_starts_from_reference_and_warm_starts_deterministically(env, tmp_path):
+    out = strategist.run(_ctx(env), StrategistInput(turn=1, proposals_wanted=3, budget_left=12))
+    rows = env.board.select()
+    assert len(out.proposed) == 3 and rows[0].params == {"x": 0.5, "kind": "a", "mode": "ok"}
+    assert len({json.dumps(r.params, sort_keys=True) for r in rows}) == 3
+    assert all(r.seed == env.seed_for(r.seq) for r in rows)
+    for r, loss in zip(rows, (0.1, 0.3, 0.2)):
+        _finish(env, r.id, loss)
+    # the same board gives the same next proposals: a resumed campaign continues the same study
+    config2, ws2 = make_workspace(tmp_path / "copy")
+    env2 = Phase3Env(config2, ws2)
+    for r in rows:
+        e = env2.board.add(r.name, r.spec)
+        _finish(env2, e.id, env.board.get(r.id).metrics["loss"])
+    a = strategist.run(_ctx(env), StrategistInput(turn=2, proposals_wanted=2, budget_left=9))
+    b = strategist.run(_ctx(env2), StrategistInput(turn=2, proposals_wanted=2, budget_left=9))
+    assert [env.board.get(i).params for i in a.proposed] == [env2.board.get(i).params for i in b.proposed]
+    assert "Best so far" in env.workspace.playbook.read_text()
+
+
+def test_strategist_view_is_bounded_and_marks_debriefs_seen(env):
+    for i in range(30):
+        e = env.board.add(f"exp {i}", {"params": {"x": i / 30, "kind": "a", "mode": "ok"}})
+        _finish(env, e.id, 1.0 - i / 100)
+        env.exp_dir(e.id).mkdir(parents=True, exist_ok=True)
+        (env.exp_dir(e.id) / "debrief.md").write_text("why it worked " * 200)
+    Playbook(env.workspace.playbook, 6000).write("## lessons\n" + "- a lesson\n" * 500)
+    view = strategist.build_view(env, StrategistInput(turn=5, proposals_wanted=2, budget_left=3),
+                                 playbook_chars=len(env.workspace.playbook.read_text()))
+    assert len(view.leaderboard) + len(view.recent_debriefs) < strategist.VIEW_BUDGET_CHARS
+    assert "top 5 and latest 3" in view.leaderboard and "Earlier results" in view.recent_debriefs
+    assert len(view.seen) == 30 and view.budget_tier.startswith("strong evidence")
+    assert [strategist.budget_tier(n).split(":")[0] for n in (25, 15, 7, 0)] == ["explore", "focus", "refine", "stop"]
+
+
+def test_playbook_compaction_keeps_recent_sections_and_archives_old_ones(tmp_path):
+    pb = Playbook(tmp_path / "playbook.md", max_chars=1500)
+    for i in range(40):
+        pb.append(f"Turn {i}", f"- finding {i}: " + "detail " * 20)
+    text = pb.read()
+    assert len(text) <= 1500 and "## Turn 39" in text and "detail" in text.split("## Turn 39")[1]
+    assert "moved to playbook.archive.md" in text and "## Turn 0" in pb.archive.read_text()
+    small, moved = compact("## a\nx\n", 100)
+    assert small == "## a\nx\n" and moved == ""
+    assert [s.heading for s in split_sections("intro\n## one\n1\n## two\n2\n")] == ["", "one", "two"]
+
+
+def test_board_tools_enforce_the_turn_and_the_search_space(env):
+    turn = StrategistTurn(proposals_wanted=1)
+    ctx = ToolContext(workspace=env.workspace.root, extras=dict(
+        board=env.board, playbook=Playbook(env.workspace.playbook, 6000), turn=turn, manifest=env.manifest,
+        seed_for=env.seed_for))
+    with pytest.raises(ToolError, match="unknown params"):
+        propose_experiment(ctx, json.dumps({"name": "n", "hypothesis": "h", "spec": {"params": {"lr": 1}}}))
+    assert "proposed e001" in propose_experiment(ctx, json.dumps(
+        {"name": "n", "hypothesis": "h", "spec": {"params": {"x": 0.1}}})).text
+    with pytest.raises(ToolError, match="at most 1"):
+        propose_experiment(ctx, json.dumps({"name": "m", "hypothesis": "h", "spec": {}}))
+    cancel_experiment(ctx, json.dumps({"exp_id": "e001-n", "reason": "changed my mind"}))
+    with pytest.raises(ToolError):
+        cancel_experiment(ctx, json.dumps({"exp_id": "e001-n", "reason": "again"}))
+    update_playbook(ctx, json.dumps({"content": "- x small is good", "heading": "Lessons"}))
+    assert turn.cancelled == ["e001-n"] and turn.playbook_updated
+    assert "x small is good" in env.workspace.playbook.read_text()
+
+
+def test_baseline_worker_implements_fixes_with_fallback_once_and_analyzes(env):
+    ctx = _ctx(env)
+    bad = env.board.add("bad", {"params": {"x": 0.4, "kind": "b", "mode": "crash"}})
+    out = worker.implement(ctx, bad.id)
+    assert not out.ok and out.error_signature == "RuntimeError"
+    assert (env.exp_dir(bad.id) / "train.py").is_file() and json.loads(
+        (env.exp_dir(bad.id) / "config.json").read_text())["mode"] == "crash"
+    env.board.transition(bad.id, "failed", error_signature=out.error_signature)
+    fixed = worker.fix(ctx, bad.id)
+    assert fixed.ok and fixed.spec["params"]["mode"] == "ok" and fixed.spec["fallback_applied"]
+    env.board.update(bad.id, spec=fixed.spec)
+    again = worker.fix(ctx, bad.id)
+    assert again.gave_up and not again.ok
+    good = env.board.add("good", {"params": {"x": 0.3, "kind": "a", "mode": "ok"}})
+    assert worker.implement(ctx, good.id).ok
+    _finish(env, good.id, 0.001)
+    worker.analyze(ctx, good.id)
+    debrief = (env.exp_dir(good.id) / "debrief.md").read_text()
+    for section in ("## Configuration", "## Result", "## Against the best", "## Why", "## Follow-ups"):
+        assert section in debrief
+    assert "loss = 0.001" in debrief
+
+
+def test_baseline_supervisor_commits_the_most_frequent_error(env):
+    inp = SupervisorInput(error_rate=0.6, window=5, failures=[
+        Failure(exp_id="e1", error_signature="MemoryError", log_tail="MemoryError: CUDA out of memory"),
+        Failure(exp_id="e2", error_signature="MemoryError", log_tail="MemoryError: CUDA out of memory"),
+        Failure(exp_id="e3", error_signature="RuntimeError", log_tail="RuntimeError: boom"),
+    ])
+    out = supervisor.run(_ctx(env), inp)
+    assert out.patched and out.signature == "MemoryError"
+    knowledge = (env.workspace.adapter / "domain_knowledge.md").read_text()
+    assert "2 of the last 5 runs failed with `MemoryError`" in knowledge
+    last = env.workspace.git("log", "-1", "--format=%s").stdout
+    assert "error rate 60%" in last and "MemoryError" in last
+
+
+def test_reporter_writes_overview_and_convergence_plot(env):
+    for i, loss in enumerate((0.5, 0.3, 0.4, 0.1)):
+        e = env.board.add(f"r{i}", {"params": {"x": i / 10}})
+        _finish(env, e.id, loss)
+    out = reporter.write_milestone(_ctx(env), 1)
+    assert out.plot.read_bytes()[:4] == b"\x89PNG"
+    text = out.overview.read_text()
+    assert "e004-r3: loss = 0.1 (not verified yet)" in text
+    assert "| 3 | 0.4 | 0.3 |" in text and "best result not verified yet" in text
+
+
+def test_the_phase3_core_runs_without_prefect():
+    import subprocess
+    import sys
+
+    code = ("import sys; import alphalab.dispatcher, alphalab.execution, alphalab.operator, alphalab.roles.strategist;"
+            " assert 'prefect' not in sys.modules, sorted(m for m in sys.modules if m.startswith('prefect'))")
+    subprocess.run([sys.executable, "-c", code], check=True)

@@ -30,9 +30,8 @@ from typing import Callable, Literal
 from pydantic import BaseModel, Field
 
 from alphalab.board import PENDING, Experiment, IllegalTransition, UnknownExperiment
-from alphalab.execution import PID_FILE, RUN_LOG, ExperimentRunner, RunOutcome, fresh_result
+from alphalab.execution import ExperimentRunner, RunOutcome, fresh_result
 from alphalab.phase3 import Phase3Env, StrategistInput, StrategistOutput
-from alphalab.results import RESULT_FILE
 from alphalab.roles import reporter, supervisor, worker
 from alphalab.roles.base import RoleContext
 from alphalab.roles.reporter import MilestoneOutcome
@@ -44,7 +43,6 @@ HARD_STOPS = ("usd_budget", "wall_clock")
 ANALYZE_TRIES = 2
 # after a submission fails (e.g. the Prefect API is down) the slots wait this long before the next try
 SUBMIT_BACKOFF_S = 5.0
-_OUTPUTS = (RESULT_FILE, RUN_LOG, PID_FILE, worker.SMOKE_LOG, worker.DEBRIEF, "metrics.tmp", "__pycache__")
 
 
 @dataclass
@@ -495,7 +493,7 @@ class Dispatcher:
         src, dst = self.env.exp_dir(exp.id), self.env.exp_dir(v.id)
         dst.mkdir(parents=True, exist_ok=True)
         if src.is_dir():
-            shutil.copytree(src, dst, dirs_exist_ok=True, ignore=shutil.ignore_patterns(*_OUTPUTS))
+            shutil.copytree(src, dst, dirs_exist_ok=True, ignore=shutil.ignore_patterns(*worker.RUN_OUTPUTS))
         self.board.transition(v.id, "queued")
         self.log(f"{exp.id} is a new best: verification re-run {v.id} queued")
 

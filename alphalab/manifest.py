@@ -72,6 +72,14 @@ class SearchSpace(_Strict):
     # overrides applied by the baseline fix Worker after a failure (e.g. a smaller batch)
     fallback: dict[str, str | int | float | bool] = Field(default_factory=dict)
 
+    def reference_params(self) -> dict[str, str | int | float | bool]:
+        """The reference, completed with each missing parameter's first choice or low end."""
+        out = dict(self.reference)
+        for p in self.params:
+            if p.name not in out:
+                out[p.name] = p.choices[0] if p.type == "categorical" else (int(p.low) if p.type == "int" else p.low)
+        return out
+
     @model_validator(mode="after")
     def _known(self) -> "SearchSpace":
         names = {p.name for p in self.params}

@@ -22,7 +22,7 @@ from pathlib import Path
 from alphalab.results import RunResult
 from alphalab.workspace import Workspace
 from harnesses.base.noise import measure_noise_floor
-from harnesses.base.templates import TemplateExperiment, render_experiment
+from alphalab.experiment_template import TemplateExperiment, render_template_dir
 from harnesses.forecasting import evaluate as ev
 from harnesses.forecasting.demo_data import build_demo_dataset
 from harnesses.forecasting.layout import generate_dataset
@@ -35,7 +35,7 @@ REFERENCE = {"context_length": 168, "epochs": 5, "lr": 0.001, "hidden_size": 32,
 def evaluate(ws: Workspace, name: str, params: dict, data: Path, seed: int = 0) -> tuple[RunResult, float]:
     exp = ws.experiment(name)
     shutil.rmtree(exp, ignore_errors=True)
-    render_experiment(TEMPLATE, exp, params, TemplateExperiment(id=name, name=name, seed=seed))
+    render_template_dir(TEMPLATE, exp, params, TemplateExperiment(id=name, name=name, seed=seed))
     t0 = time.perf_counter()
     ev.main(["--experiment", str(exp), "--workspace", str(ws.root), "--data", str(data), "--mode", "full",
              "--seed", str(seed)])

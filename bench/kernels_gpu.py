@@ -25,7 +25,7 @@ from pydantic import BaseModel
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from harnesses.base.templates import TemplateExperiment, render_experiment  # noqa: E402
+from alphalab.experiment_template import TemplateExperiment, render_template_dir  # noqa: E402
 from harnesses.kernels.problem import ProblemRef, list_problems, load_module  # noqa: E402
 from harnesses.kernels.runner import ProblemSession  # noqa: E402
 from harnesses.kernels.settings import EvalSettings, KernelReport  # noqa: E402
@@ -52,7 +52,7 @@ class Row(BaseModel):
 
 def render_template(problem: str, dest: Path) -> Path:
     exp_dir = dest / f"template_{problem}"
-    render_experiment(TEMPLATE_DIR, exp_dir, {"problem": problem, "block_size": BLOCK_SIZE},
+    render_template_dir(TEMPLATE_DIR, exp_dir, {"problem": problem, "block_size": BLOCK_SIZE},
                       TemplateExperiment(id=f"bench_{problem}", name=f"template {problem}"))
     return exp_dir / "solution.py"
 

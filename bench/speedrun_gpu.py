@@ -26,7 +26,7 @@ sys.path.insert(0, str(REPO))
 
 from alphalab.manifest import Manifest  # noqa: E402
 from alphalab.results import RunResult  # noqa: E402
-from harnesses.base.templates import TemplateExperiment, render_experiment  # noqa: E402
+from alphalab.experiment_template import TemplateExperiment, render_template_dir  # noqa: E402
 from harnesses.speedrun.demo_corpus import build_demo_corpus  # noqa: E402
 
 ADAPTER = REPO / "adapters" / "llm_speedrun"
@@ -59,7 +59,7 @@ def main() -> int:
         "objective": "minimize val_bpb", "domain_options": {"budget_s": ns.budget_s},
     }))
     exp = ws / "experiments" / "reference"
-    render_experiment(ADAPTER / manifest.experiment.template_dir, exp, params,
+    render_template_dir(ADAPTER / manifest.experiment.template_dir, exp, params,
                       TemplateExperiment(id="reference", name="reference", seed=0))
     command = manifest.experiment.full_command.format(
         python=sys.executable, exp_dir=exp, workspace=ws, mode="full", seed=0, data=corpus.out_dir,

@@ -15,7 +15,7 @@ from alphalab.adapters import COMMON_VARIABLES, ROLE_VARIABLES, load_adapter
 from alphalab.manifest import Manifest
 from alphalab.results import RunResult
 from alphalab.workspace import ADAPTER_FILES, Workspace
-from harnesses.base.templates import TemplateExperiment, render_experiment
+from alphalab.experiment_template import TemplateExperiment, render_template_dir
 from harnesses.forecasting import evaluate as ev
 from harnesses.forecasting.layout import generate_dataset
 
@@ -75,7 +75,7 @@ def test_every_prompt_renders_with_exactly_the_documented_variables(manifest, na
 def test_experiment_template_renders_valid_python_for_every_model(manifest, tmp_path, model):
     assert model in manifest.search_space.params[0].choices
     params = dict(manifest.search_space.reference) | {"model": model}
-    render_experiment(ADAPTER / manifest.experiment.template_dir, tmp_path, params,
+    render_template_dir(ADAPTER / manifest.experiment.template_dir, tmp_path, params,
                       TemplateExperiment(id="e1", name=model, seed=1))
     source = (tmp_path / "strategy.py").read_text()
     compile(source, "strategy.py", "exec")
@@ -85,7 +85,7 @@ def test_experiment_template_renders_valid_python_for_every_model(manifest, tmp_
 def _evaluate_template(tmp_path, manifest, dataset, params, mode):
     ws = Workspace(tmp_path / "ws")
     exp = ws.experiment("e1")
-    render_experiment(ADAPTER / manifest.experiment.template_dir, exp, params,
+    render_template_dir(ADAPTER / manifest.experiment.template_dir, exp, params,
                       TemplateExperiment(id="e1", name="t", seed=0))
     code = ev.main(["--experiment", str(exp), "--workspace", str(ws.root), "--data", str(dataset), "--mode", mode])
     return code, RunResult.read(exp)

@@ -17,7 +17,7 @@ from harnesses.base import (
     EvaluationFailure, NoiseFloor, clear_result, fail, harness_main, parse_harness_args, record,
     run_experiment_process,
 )
-from harnesses.base.templates import TemplateExperiment, render_experiment
+from alphalab.experiment_template import TemplateExperiment, render_template_dir
 
 needs_bwrap = pytest.mark.skipif(shutil.which("bwrap") is None, reason="bubblewrap is not installed")
 
@@ -158,14 +158,14 @@ def test_noise_floor_spread_and_failed_seed(tmp_path):
         NoiseFloor.from_results("rmse", [0, 1], [_ok(), failed])
 
 
-def test_render_experiment_is_strict(tmp_path):
+def test_render_template_dir_is_strict(tmp_path):
     tpl = tmp_path / "tpl"
     tpl.mkdir()
     (tpl / "strategy.py.j2").write_text("# {{ experiment.id }} seed {{ experiment.seed }}\nLR = {{ params.lr }}\n")
     (tpl / "helper.py").write_text("X = '{{ not rendered }}'\n")
     exp = tmp_path / "exp"
-    render_experiment(tpl, exp, {"lr": 0.01}, TemplateExperiment(id="e7", name="n", seed=3))
+    render_template_dir(tpl, exp, {"lr": 0.01}, TemplateExperiment(id="e7", name="n", seed=3))
     assert (exp / "strategy.py").read_text() == "# e7 seed 3\nLR = 0.01\n"
     assert "{{ not rendered }}" in (exp / "helper.py").read_text()
     with pytest.raises(Exception, match="lr"):
-        render_experiment(tpl, tmp_path / "exp2", {}, TemplateExperiment(id="e8", name="n"))
+        render_template_dir(tpl, tmp_path / "exp2", {}, TemplateExperiment(id="e8", name="n"))

@@ -14,7 +14,7 @@ import yaml
 from alphalab.adapters import COMMON_VARIABLES, ROLE_VARIABLES, TEMPLATE_FILES, load_adapter
 from alphalab.manifest import Manifest
 from alphalab.workspace import ADAPTER_FILES, Workspace
-from harnesses.base.templates import TemplateExperiment, render_experiment
+from alphalab.experiment_template import TemplateExperiment, render_template_dir
 from harnesses.kernels.problem import list_problems
 from harnesses.kernels.static_check import check_source
 
@@ -79,7 +79,7 @@ def test_every_prompt_renders_with_exactly_the_documented_variables(template):
 
 @pytest.mark.parametrize("problem", [p.name for p in list_problems()])
 def test_the_experiment_template_renders_a_clean_solution_for_every_problem(problem, tmp_path):
-    written = render_experiment(ADAPTER / manifest().experiment.template_dir, tmp_path,
+    written = render_template_dir(ADAPTER / manifest().experiment.template_dir, tmp_path,
                                 {"problem": problem, "block_size": 128}, TemplateExperiment(id="e1", name="t"))
     assert sorted(p.name for p in written) == ["problem.txt", "solution.py"]
     assert (tmp_path / "problem.txt").read_text().strip() == problem

@@ -20,7 +20,7 @@ from alphalab.adapters import COMMON_VARIABLES, ROLE_VARIABLES, TEMPLATE_FILES, 
 from alphalab.manifest import Manifest
 from alphalab.results import RunResult
 from alphalab.workspace import ADAPTER_FILES
-from harnesses.base.templates import TemplateExperiment, render_experiment
+from alphalab.experiment_template import TemplateExperiment, render_template_dir
 
 ADAPTER = Path(__file__).resolve().parents[1] / "adapters" / "llm_speedrun"
 REPO = ADAPTER.parents[1]
@@ -75,7 +75,7 @@ def test_every_prompt_renders_with_exactly_the_documented_variables(template):
 def _template_model(tmp_path: Path, **params):
     out = tmp_path / "_".join(f"{k}{v}" for k, v in params.items())
     base = dict(manifest().search_space.reference) | params
-    render_experiment(ADAPTER / manifest().experiment.template_dir, out, base,
+    render_template_dir(ADAPTER / manifest().experiment.template_dir, out, base,
                       TemplateExperiment(id="x", name="x", seed=0))
     spec = importlib.util.spec_from_file_location(f"_model_{out.name}", out / "model.py")
     module = importlib.util.module_from_spec(spec)
@@ -126,7 +126,7 @@ def test_the_baseline_template_trains_and_is_scored_through_the_manifest_command
         "domain_options": {"smoke_budget_s": 12, "val_bytes": 4000, "smoke_val_bytes": 2000},
     }))
     tiny = dict(n_layer=2, d_model=64, n_head=4, lr=0.003, batch_size=8, seq_len=64)
-    written = render_experiment(ADAPTER / manifest().experiment.template_dir, exp, tiny,
+    written = render_template_dir(ADAPTER / manifest().experiment.template_dir, exp, tiny,
                                 TemplateExperiment(id="e1", name="tiny", seed=1))
     assert sorted(p.name for p in written) == sorted(manifest().experiment.required_files)
     command = manifest().experiment.smoke_command.format(

@@ -12,7 +12,7 @@ import yaml
 
 from alphalab.manifest import Manifest
 from alphalab.results import RunResult
-from harnesses.base.templates import TemplateExperiment, render_experiment
+from alphalab.experiment_template import TemplateExperiment, render_template_dir
 from harnesses.speedrun import toys
 from harnesses.speedrun.bpb import score
 from harnesses.speedrun.checkpoint import load_checkpoint
@@ -43,7 +43,7 @@ def test_the_template_trains_compiled_on_gpu_and_reports_mfu(tmp_path):
     }))
     manifest = Manifest.model_validate(yaml.safe_load((ADAPTER / "manifest.yaml").read_text()))
     params = dict(n_layer=2, d_model=256, n_head=2, lr=0.003, batch_size=32, seq_len=256)
-    render_experiment(ADAPTER / manifest.experiment.template_dir, exp, params,
+    render_template_dir(ADAPTER / manifest.experiment.template_dir, exp, params,
                       TemplateExperiment(id="g1", name="gpu", seed=0))
     command = manifest.experiment.smoke_command.format(
         python=sys.executable, exp_dir=exp, workspace=ws, mode="smoke", seed=0, data=corpus, harness=ws / "harness")

@@ -21,12 +21,13 @@ from typing import Any, Literal
 
 from pydantic import BaseModel
 
-from alphalab.baselines.trial import RUN_OUTPUTS, ROLE, TrialOutcome, queue_without_smoke, run_full
+from alphalab.baselines.trial import ROLE, TrialOutcome, queue_without_smoke, run_full
 from alphalab.board import Experiment, LeaderboardEntry
 from alphalab.errors import PhaseFailed
 from alphalab.manifest import SearchParam, SearchSpace
 from alphalab.phase3 import Phase3Env
 from alphalab.roles.base import RoleContext
+from alphalab.roles import worker
 from alphalab.roles.worker import TEMPLATE, ExperimentView, best_line, render_experiment
 
 METHOD = "greedy loop"
@@ -55,15 +56,6 @@ class GreedyDecision(BaseModel):
 
 
 # ---- the baseline policy: one parameter at a time ----------------------------------------------------------------
-
-def reference_params(space: SearchSpace) -> dict[str, Any]:
-    """The reference, completed with each missing parameter's first choice or low end."""
-    out: dict[str, Any] = dict(space.reference)
-    for p in space.params:
-        if p.name not in out:
-            out[p.name] = p.choices[0] if p.type == "categorical" else (int(p.low) if p.type == "int" else p.low)
-    return out
-
 
 def _new_value(p: SearchParam, current: Any, rng: random.Random) -> Any:
     if p.type == "categorical":
@@ -129,7 +121,7 @@ def _tried(env: Phase3Env) -> list[Experiment]:
 
 
 def _reference(env: Phase3Env, n: int, space: SearchSpace) -> GreedyStep:
-    params = reference_params(space)
+    params = space.reference_params()
     exp = _row(env, n, "reference", {"params": params, "change": "the search space's reference"}, None)
     render_experiment(env, exp, params)
     return GreedyStep(exp_id=exp.id, parent=None, kind="reference", change="reference", ready=True)
@@ -137,7 +129,7 @@ def _reference(env: Phase3Env, n: int, space: SearchSpace) -> GreedyStep:
 
 def _propose_baseline(env: Phase3Env, n: int, best: LeaderboardEntry | None) -> GreedyStep | None:
     space = _require_policy_inputs(env)
-    start = reference_params(space)
+    start = space.reference_params()
     tried = _tried(env)
     if not tried:
         return _reference(env, n, space)
@@ -189,7 +181,7 @@ def _propose_llm(ctx: RoleContext, env: Phase3Env, n: int, budget: int, best: Le
     exp = _row(env, n, f"greedy edit {n + 1}", {"change": "(agent working)"}, best.id if best else None)
     if best is not None:
         shutil.copytree(env.exp_dir(best.id), env.exp_dir(exp.id), dirs_exist_ok=True,
-                        ignore=shutil.ignore_patterns(*RUN_OUTPUTS))
+                        ignore=shutil.ignore_patterns(*worker.RUN_OUTPUTS))
     view = ExperimentView(**exp.model_dump(include=set(ExperimentView.model_fields)))
     variables = dict(task="implement", experiment=view, exp_dir=str(env.exp_dir(exp.id)), error_log="",
                      metrics=str(best.metrics) if best else "", best=best_line(env))

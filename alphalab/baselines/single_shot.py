@@ -8,7 +8,6 @@ fallback overrides). A second failure ends the experiment dead.
 
 from __future__ import annotations
 
-from alphalab.baselines.greedy import reference_params
 from alphalab.baselines.trial import ROLE, TrialOutcome, run_full
 from alphalab.phase3 import Phase3Env
 from alphalab.roles import worker
@@ -28,7 +27,7 @@ def start(ctx: RoleContext) -> str | None:
         return None
     space = env.manifest.search_space
     # a model designs the experiment itself; the policy has only the template's reference to offer
-    spec = {"params": reference_params(space)} if space and not ctx.uses_llm(ROLE) else {}
+    spec = {"params": space.reference_params()} if space and not ctx.uses_llm(ROLE) else {}
     exp = env.board.add(name=NAME, spec=spec, hypothesis="one call writes the experiment; one retry on failure")
     env.board.update(exp.id, seed=env.seed_for(exp.seq))
     env.exp_dir(exp.id).mkdir(parents=True, exist_ok=True)

@@ -12,15 +12,12 @@ from alphalab.adapters import load_adapter
 from alphalab.board import PENDING, Board
 from alphalab.compare import METHOD_KEY
 from alphalab.errors import AdapterError, PhaseFailed
-from alphalab.execution import PID_FILE, RUN_LOG, LocalRunner, RunOutcome, kill_marked_group
+from alphalab.execution import PID_FILE, LocalRunner, RunOutcome, kill_marked_group
 from alphalab.phase3 import Phase3Env
-from alphalab.results import RESULT_FILE
 from alphalab.roles import worker
 from alphalab.roles.base import RoleContext
 
 ROLE = "worker"
-# what a run leaves in an experiment folder: never copied into the next experiment
-RUN_OUTPUTS = (RESULT_FILE, "metrics.tmp", RUN_LOG, PID_FILE, worker.SMOKE_LOG, worker.DEBRIEF, "__pycache__")
 
 
 class TrialOutcome(BaseModel):

@@ -187,15 +187,6 @@ def _distribution(p: SearchParam) -> Any:
     return FloatDistribution(p.low, p.high, log=p.log)
 
 
-def _complete(params: dict[str, Any], space: list[SearchParam]) -> dict[str, Any]:
-    """Fill params the reference leaves out: first choice, or the low end."""
-    out = dict(params)
-    for p in space:
-        if p.name not in out:
-            out[p.name] = p.choices[0] if p.type == "categorical" else (int(p.low) if p.type == "int" else p.low)
-    return out
-
-
 def _tidy(value: Any, p: SearchParam) -> Any:
     if p.type == "float":
         return min(max(float(f"{value:.4g}"), p.low), p.high)
@@ -241,7 +232,7 @@ def _baseline(ctx: RoleContext, env: Phase3Env, inp: StrategistInput, turn: Stra
     seen = {tuple(sorted(e.params.items())) for e in rows}
     proposals: list[dict[str, Any]] = []
     if not rows and inp.proposals_wanted:
-        proposals.append(_complete(space.reference, space.params))
+        proposals.append(space.reference_params())
     study, dists = _study(env, rows, space.params)
     by_name = {p.name: p for p in space.params}
     tries = 0

@@ -16,11 +16,12 @@ import time
 from pathlib import Path
 from typing import Any, Literal
 
-import jinja2
 from pydantic import BaseModel
 
 from alphalab.board import Experiment
-from alphalab.execution import JOB_MARKER, RUN_LOG, fresh_result, signature_from_log
+from alphalab.experiment_template import TemplateExperiment, render_template_dir
+from alphalab.execution import JOB_MARKER, PID_FILE, RUN_LOG, fresh_result, signature_from_log
+from alphalab.results import RESULT_FILE
 from alphalab.phase3 import Phase3Env
 from alphalab.roles.base import RoleContext
 from alphalab.sandbox import run_command
@@ -28,6 +29,8 @@ from alphalab.sandbox import run_command
 TEMPLATE = "phase3_worker.md"
 DEBRIEF = "debrief.md"
 SMOKE_LOG = "smoke.log"
+# what a run leaves in an experiment folder: never copied into a derived experiment
+RUN_OUTPUTS = (RESULT_FILE, "metrics.tmp", RUN_LOG, PID_FILE, SMOKE_LOG, DEBRIEF, "__pycache__")
 ERROR_LOG_CHARS = 4000
 
 
@@ -101,23 +104,14 @@ def smoke_test(env: Phase3Env, exp: Experiment, task: Literal["implement", "fix"
 # ---- rendering the experiment template (baseline implement and fix) --------------------------------------------------
 
 def render_experiment(env: Phase3Env, exp: Experiment, params: dict[str, Any]) -> list[str]:
-    """Render every file of the adapter's template_dir into the experiment folder; `.j2` suffixes are dropped."""
+    """Render the adapter's template_dir into the experiment folder; returns the files written, folder-relative."""
     rel = env.manifest.experiment.template_dir
     if not rel:
         raise ValueError("the adapter's manifest has no experiment.template_dir for the baseline Worker")
-    src = env.adapter.root / rel
-    jenv = jinja2.Environment(loader=jinja2.FileSystemLoader(str(src)), undefined=jinja2.StrictUndefined,
-                              keep_trailing_newline=True, autoescape=False)
-    variables = {"params": params, "experiment": {"id": exp.id, "name": exp.name, "seed": exp.seed}}
     dest = env.exp_dir(exp.id)
-    written = []
-    for path in sorted(p for p in src.rglob("*") if p.is_file() and "__pycache__" not in p.parts):
-        name = path.relative_to(src).as_posix()
-        out = dest / (name[:-3] if name.endswith(".j2") else name)
-        out.parent.mkdir(parents=True, exist_ok=True)
-        out.write_text(jenv.get_template(name).render(**variables))
-        written.append(out.relative_to(dest).as_posix())
-    return written
+    written = render_template_dir(
+        env.adapter.root / rel, dest, params, TemplateExperiment(id=exp.id, name=exp.name, seed=exp.seed or 0))
+    return [p.relative_to(dest).as_posix() for p in written]
 
 
 # ---- the three tasks ------------------------------------------------------------------------------------------------

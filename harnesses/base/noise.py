@@ -64,7 +64,7 @@ def evaluate_params(workspace: Workspace, params: dict, exp_dir: Path, *, seed: 
     from alphalab.execution import format_command
     from alphalab.sandbox import run_command
     from harnesses.base.cli import load_campaign
-    from harnesses.base.templates import TemplateExperiment, render_experiment
+    from alphalab.experiment_template import TemplateExperiment, render_template_dir
 
     adapter = load_adapter(workspace.adapter)
     spec = adapter.manifest.experiment
@@ -76,7 +76,7 @@ def evaluate_params(workspace: Workspace, params: dict, exp_dir: Path, *, seed: 
             raise ValueError(f"no dataset: pass data= or put a campaign config at {workspace.config_copy}")
         data = campaign.data_path
     limit = timeout_s or (campaign.execution.experiment_timeout_s if campaign else None) or spec.time_limit_s
-    render_experiment(adapter.root / spec.template_dir, exp_dir, params,
+    render_template_dir(adapter.root / spec.template_dir, exp_dir, params,
                       TemplateExperiment(id=Path(exp_dir).name, name=label, seed=seed))
     cmd = format_command(spec.full_command, python=sys.executable, workspace=workspace.root,
                          harness=workspace.harness, exp_dir=exp_dir, mode="full", seed=seed, data=Path(data).resolve())

@@ -1,4 +1,5 @@
-"""Rendering an experiment folder from an adapter's template folder (jinja2, StrictUndefined).
+"""Rendering an experiment folder from an adapter's template folder (jinja2, StrictUndefined): the baseline
+Worker, the greedy loop, the noise floor and the benches all render experiments this one way.
 
 Every `*.j2` file is rendered with `params` (search-space values) and `experiment` (id, name, seed) and written
 without the suffix; other files are copied as they are.
@@ -19,7 +20,7 @@ class TemplateExperiment(BaseModel):
     seed: int = 0
 
 
-def render_experiment(template_dir: Path, exp_dir: Path, params: dict, experiment: TemplateExperiment) -> list[Path]:
+def render_template_dir(template_dir: Path, exp_dir: Path, params: dict, experiment: TemplateExperiment) -> list[Path]:
     template_dir, exp_dir = Path(template_dir), Path(exp_dir)
     env = jinja2.Environment(loader=jinja2.FileSystemLoader(str(template_dir)), undefined=jinja2.StrictUndefined,
                              keep_trailing_newline=True)

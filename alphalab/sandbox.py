@@ -13,6 +13,7 @@ import re
 import shutil
 import signal
 import subprocess
+import sys
 import threading
 import time
 from collections.abc import Sequence
@@ -140,6 +141,15 @@ class _Capture:
         return _truncated(head, self._tail, self._total - len(head) - len(self._tail))
 
 
+def _runtime_paths() -> list[Path]:
+    """This interpreter and the alphalab source tree, when they live under /tmp (a virtualenv or a checkout there,
+    as in a CI clone): the private /tmp would hide them and no Python could start in the sandbox."""
+    tmp = Path("/tmp").resolve()
+    roots = {Path(sys.prefix), Path(sys.base_prefix), Path(__file__).resolve().parents[1],
+             *(Path(p) for p in sys.path if p)}
+    return sorted({r.resolve() for r in roots if r.exists() and r.resolve().is_relative_to(tmp)})
+
+
 def _bwrap_argv(
     bwrap: str, argv: list[str], *, cwd: Path, allow_network: bool, writable: Sequence[Path],
     readable: Sequence[Path], hidden: Sequence[Path], env: dict[str, str],
@@ -149,7 +159,7 @@ def _bwrap_argv(
     out = [bwrap, "--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc", "--tmpfs", "/tmp"]
     for dev in sorted(glob.glob("/dev/nvidia*")) + sorted(glob.glob("/dev/dri")):
         out += ["--dev-bind", dev, dev]
-    for p in readable:
+    for p in [*_runtime_paths(), *readable]:
         if Path(p).exists():
             out += ["--ro-bind", str(Path(p).resolve()), str(Path(p).resolve())]
     for p in [cwd, *writable]:

@@ -51,6 +51,8 @@ expected = {
     "phase2-evaluation/phase2-evaluation": "alphalab-cpu",
     "phase3-experiments/phase3-experiments": "alphalab-cpu",
     "run-experiment/run-experiment": "alphalab-gpu",
+    "greedy-loop/greedy-loop": "alphalab-cpu",
+    "single-shot/single-shot": "alphalab-cpu",
 }
 with get_client(sync_client=True) as client:
     found = {}

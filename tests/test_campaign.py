@@ -143,4 +143,4 @@ def test_prefect_deploy_all_succeeds_against_a_real_server():
     res = subprocess.run(["bash", str(repo / "scripts" / "check_deploy.sh")], cwd=repo, capture_output=True,
                          text=True, timeout=280)
     assert res.returncode == 0, res.stdout[-3000:] + res.stderr[-3000:]
-    assert "deploy check: ok (6 deployments; campaign cron '0 2 * * *', inactive)" in res.stdout
+    assert "deploy check: ok (8 deployments; campaign cron '0 2 * * *', inactive)" in res.stdout

@@ -22,7 +22,7 @@ from harnesses.kernels.integrity import TimerSnapshot, fallback_ops, record_ops
 from harnesses.kernels.problem import ProblemRef, check_problem_module, load_module
 from harnesses.kernels.settings import EnvInfo, EvalSettings, KernelReport
 from harnesses.kernels.static_check import check_source
-from harnesses.kernels.timing import Timer, median
+from harnesses.kernels.timing import MIN_WINDOW_MS, Timer, median
 
 # taken when the harness is imported, before any solution code can run in this process
 SNAPSHOT = TimerSnapshot()
@@ -245,13 +245,13 @@ class ProblemSession:
         input_sets = [self.inputs(seed + i) for i in range(2)]
         eager, compiled, solution = [], [], []
         for _ in range(s.repeats):
-            eager.append(median(self.timer.times_ms(self.reference, input_sets, trials, s.warmup)))
+            eager.append(median(self.timer.times_ms(self.reference, input_sets, trials, s.warmup, MIN_WINDOW_MS)))
             if self.compiled is not None and self.compile_error is None:
                 try:
-                    compiled.append(median(self.timer.times_ms(self.compiled, input_sets, trials, s.warmup)))
+                    compiled.append(median(self.timer.times_ms(self.compiled, input_sets, trials, s.warmup, MIN_WINDOW_MS)))
                 except Exception as exc:  # torch.compile failing is recorded, never fatal: it is the baseline
                     self.compile_error = _short_error(exc)
-            solution.append(median(self.timer.times_ms(model, input_sets, trials, s.warmup)))
+            solution.append(median(self.timer.times_ms(model, input_sets, trials, s.warmup, MIN_WINDOW_MS)))
             self._check_timer("timing")
         report.eager_ms_repeats, report.solution_ms_repeats = eager, solution
         report.compile_ms_repeats = compiled if self.compile_error is None else []

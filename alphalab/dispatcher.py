@@ -339,7 +339,9 @@ class Dispatcher:
         if analyzed - self._meta_int("strategist_analyzed_at") >= self.cfg.strategist_every \
                 and self._meta_int("strategist_turns") > 0:
             return True
-        running_dry = self._pending_runs() < len(self.runner.slots)
+        # "would run dry": fewer pending than two waves of slots, since implementing (smoke test) takes a while and a
+        # slot must not wait for it
+        running_dry = self._pending_runs() < 2 * len(self.runner.slots)
         return running_dry and self._idle_mark != analyzed
 
     def _start_strategist(self) -> None:

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import json
 import logging
-import time
-from collections.abc import Callable
 from typing import Any
 
 import anthropic
@@ -21,7 +19,7 @@ from alphalab.models.base import (
     ToolSpec,
     Usage,
 )
-from alphalab.models.retry import ProviderIdentity, RetryPolicy, SdkErrors, call_with_retry, resolve_key
+from alphalab.models.retry import SdkErrors, SdkModel, resolve_key
 
 log = logging.getLogger(__name__)
 
@@ -137,27 +135,13 @@ def response_from_wire(message: Any) -> ModelResponse:
     )
 
 
-class AnthropicModel:
+class AnthropicModel(SdkModel):
     """A Model speaking the Anthropic Messages API."""
 
     provider = "anthropic"
-    supports_images = True
 
-    def __init__(
-        self,
-        settings: ModelSettings,
-        *,
-        retry: RetryPolicy | None = None,
-        sleep: Callable[[float], None] = time.sleep,
-    ) -> None:
-        assert settings.model, "ModelSettings validation guarantees a model name"
-        self.settings = settings
-        self.name = f"{self.provider}:{settings.model}"
-        self.context_window = settings.context_window
-        self.retry = retry or RetryPolicy()
-        self._sleep = sleep
-        key_env = settings.default_key_env()
-        self._who = ProviderIdentity(self.provider, settings.model, key_env)
+    def __init__(self, settings: ModelSettings, **kwargs: Any) -> None:
+        super().__init__(settings, **kwargs)
         if settings.temperature is not None:
             # SDK 2.x speaks API version 2026-10-21, which rejects sampling parameters with HTTP 400
             log.warning(
@@ -169,7 +153,7 @@ class AnthropicModel:
             # the SDK appends /v1/messages itself
             base_url = base_url.rstrip("/").removesuffix("/v1")
         self._client = anthropic.Anthropic(
-            api_key=resolve_key(key_env, self.provider),
+            api_key=resolve_key(self._key_env, self.provider),
             base_url=base_url,
             max_retries=0,
             timeout=self.retry.timeout_s,
@@ -191,11 +175,6 @@ class AnthropicModel:
         body = self._request(messages, tools)
         if not body["messages"]:
             raise ProviderError(f"{self.provider}: model {self.settings.model} needs at least one non-system message")
-        message = call_with_retry(
-            lambda: self._client.messages.create(**body),
-            who=self._who,
-            errors=SdkErrors(anthropic.APIStatusError, anthropic.APIConnectionError),
-            policy=self.retry,
-            sleep=self._sleep,
-        )
+        message = self._call(lambda: self._client.messages.create(**body),
+                             SdkErrors(anthropic.APIStatusError, anthropic.APIConnectionError))
         return response_from_wire(message)

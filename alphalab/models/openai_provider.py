@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable
 from typing import Any
 
 import openai
@@ -19,7 +17,7 @@ from alphalab.models.base import (
     ToolSpec,
     Usage,
 )
-from alphalab.models.retry import ProviderIdentity, RetryPolicy, SdkErrors, call_with_retry, resolve_key
+from alphalab.models.retry import SdkErrors, SdkModel, resolve_key
 
 _STOP: dict[str, StopReason] = {
     "stop": "end_turn",
@@ -110,29 +108,15 @@ def response_from_wire(completion: Any) -> ModelResponse:
     )
 
 
-class OpenAIModel:
+class OpenAIModel(SdkModel):
     """A Model speaking OpenAI Chat Completions."""
 
     provider = "openai"
-    supports_images = True
 
-    def __init__(
-        self,
-        settings: ModelSettings,
-        *,
-        retry: RetryPolicy | None = None,
-        sleep: Callable[[float], None] = time.sleep,
-    ) -> None:
-        assert settings.model, "ModelSettings validation guarantees a model name"
-        self.settings = settings
-        self.name = f"{self.provider}:{settings.model}"
-        self.context_window = settings.context_window
-        self.retry = retry or RetryPolicy()
-        self._sleep = sleep
-        key_env = settings.default_key_env()
-        self._who = ProviderIdentity(self.provider, settings.model, key_env)
+    def __init__(self, settings: ModelSettings, **kwargs: Any) -> None:
+        super().__init__(settings, **kwargs)
         self._client = openai.OpenAI(
-            api_key=self._api_key(key_env),
+            api_key=self._api_key(self._key_env),
             base_url=settings.base_url,
             max_retries=0,
             timeout=self.retry.timeout_s,
@@ -163,11 +147,6 @@ class OpenAIModel:
 
     def complete(self, messages: list[Message], tools: list[ToolSpec]) -> ModelResponse:
         body = self._request(messages, tools)
-        completion = call_with_retry(
-            lambda: self._client.chat.completions.create(**body),
-            who=self._who,
-            errors=SdkErrors(openai.APIStatusError, openai.APIConnectionError),
-            policy=self.retry,
-            sleep=self._sleep,
-        )
+        completion = self._call(lambda: self._client.chat.completions.create(**body),
+                                SdkErrors(openai.APIStatusError, openai.APIConnectionError))
         return self._parse(completion, tools)

@@ -13,10 +13,11 @@ import random
 import time
 from collections.abc import Callable, Mapping
 from datetime import datetime, timezone
-from typing import NamedTuple, TypeVar
+from typing import Any, NamedTuple, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from alphalab.config import ModelSettings
 from alphalab.models.base import ProviderError, TransientProviderError
 
 log = logging.getLogger(__name__)
@@ -150,3 +151,24 @@ def call_with_retry(
     raise TransientProviderError(
         f"{who.provider}: gave up on model {who.model} after {policy.attempts} attempts; last error: {last}"
     )
+
+
+class SdkModel:
+    """What every SDK-backed provider shares: its name, its settings, its retry policy and the retried call."""
+
+    provider = ""
+    supports_images = True
+
+    def __init__(self, settings: ModelSettings, *, retry: RetryPolicy | None = None,
+                 sleep: Callable[[float], None] = time.sleep) -> None:
+        assert settings.model, "ModelSettings validation guarantees a model name"
+        self.settings = settings
+        self.name = f"{self.provider}:{settings.model}"
+        self.context_window = settings.context_window
+        self.retry = retry or RetryPolicy()
+        self._sleep = sleep
+        self._key_env = settings.default_key_env()
+        self._who = ProviderIdentity(self.provider, settings.model, self._key_env)
+
+    def _call(self, fn: Callable[[], Any], errors: SdkErrors) -> Any:
+        return call_with_retry(fn, who=self._who, errors=errors, policy=self.retry, sleep=self._sleep)

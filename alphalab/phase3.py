@@ -70,6 +70,12 @@ class Phase3Env:
     def board(self) -> Board:
         return Board(self.workspace.board_db, noise_floor=read_noise_floor(self.workspace))
 
+    def progress_summary(self) -> str:
+        """One line for the terminal: how far the campaign is and its best result."""
+        best = self.board.best(self.metric)
+        shown = f"best {self.metric.name} {best.value:.6g}" if best else "no result yet"
+        return f"{len(self.board.analyzed())}/{self.config.budgets.experiments} analyzed, {shown}"
+
     def exp_dir(self, exp_id: str) -> Path:
         return self.workspace.experiment(exp_id)
 

@@ -8,12 +8,14 @@ pool), artifacts are republished as the board moves, and operator notes arrive a
 from __future__ import annotations
 
 import sys
+from typing import Callable
 from uuid import UUID
 
 from prefect import flow, get_run_logger
 from prefect.input.actions import delete_flow_run_input, filter_flow_run_input
 from prefect.runtime import flow_run
 
+from alphalab import progress
 from alphalab.campaign import load_campaign
 from alphalab.config import CampaignConfig
 from alphalab.cost import UsageLedger
@@ -21,6 +23,7 @@ from alphalab.dispatcher import Dispatcher, InboxItem, Phase3Summary
 from alphalab.execution import ExperimentRunner, LocalRunner
 from alphalab.operator import FLOW_RUN_META, OPERATOR_KEY_PREFIX
 from alphalab.phase3 import Phase3Env
+from alphalab.progress import ProgressEvent
 from tasks.artifacts import Phase3Artifacts
 from tasks.experiment_roles import prefect_roles
 
@@ -56,6 +59,15 @@ def operator_inbox(flow_run_id: UUID):
     return read
 
 
+def _reporting(env: Phase3Env, ledger: UsageLedger, log: Callable[[str], None]) -> Callable[[str], None]:
+    """Every Dispatcher event goes to the run log (the UI) and, under `alphalab run`, to the terminal."""
+    def report(message: str) -> None:
+        log(message)
+        progress.emit(ProgressEvent(phase="phase3", role="dispatcher", cost_usd=ledger.total_usd,
+                                    detail=f"[{env.progress_summary()}] {message}"))
+    return report
+
+
 @flow(name="phase3-experiments", log_prints=True)
 def phase3_experiments(workspace: str) -> Phase3Summary:
     config, ws = load_campaign(workspace)
@@ -65,14 +77,15 @@ def phase3_experiments(workspace: str) -> Phase3Summary:
     env.board.set_meta(FLOW_RUN_META, str(run_id))
     ledger = UsageLedger(ws.usage_log, pricing=config.pricing)
     artifacts = Phase3Artifacts(env)
+    report = _reporting(env, ledger, log.info)
     dispatcher = Dispatcher(
         env, make_runner(config, str(ws.root)), prefect_roles(str(ws.root)), inbox=operator_inbox(run_id),
-        usd_spent=lambda: ledger.total_usd, on_change=artifacts.publish, log=log.info,
+        usd_spent=lambda: ledger.total_usd, on_change=artifacts.publish, log=report,
     )
     summary = dispatcher.run()
     artifacts.publish(force=True)
-    log.info(f"phase 3 stopped ({summary.stop_reason}): {summary.analyzed} analyzed, best {summary.best_id} "
-             f"= {summary.best_value}")
+    report(f"phase 3 stopped ({summary.stop_reason}): {summary.analyzed} analyzed, best {summary.best_id} "
+           f"= {summary.best_value}")
     return summary
 
 

@@ -71,6 +71,10 @@ def report(spans: list[tuple[str, float, float]], slots: list[str], t0: float, s
     print(f"slot utilization (first start to last end): {100 * busy / (len(slots) * window):.1f}%; "
           f"steady state (first start to last start, i.e. without the final drain): "
           f"{100 * steady / (len(slots) * (last_start - first)):.1f}%")
+    stagger = sum(min(s for sl, s, _ in spans if sl == slot) - first for slot in slots)
+    drain = sum(last - max(e for sl, _, e in spans if sl == slot) for slot in slots)
+    print(f"idle slot-seconds: {stagger:.2f} before each slot's first run, {sum(gaps):.2f} between runs, "
+          f"{drain:.2f} after each slot's last run (of {len(slots) * window:.1f})")
     print(f"idle gap between runs on a slot: median {statistics.median(gaps):.3f} s, p95 {pct(gaps, 0.95):.3f} s, "
           f"max {max(gaps):.3f} s")
     print(f"makespan: {last - t0:.1f} s from Phase 3 start ({window:.1f} s first start to last end); "

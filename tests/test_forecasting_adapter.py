@@ -7,7 +7,6 @@ import subprocess
 import sys
 from pathlib import Path
 
-import jinja2
 import pytest
 import yaml
 
@@ -15,6 +14,7 @@ from alphalab.adapters import COMMON_VARIABLES, ROLE_VARIABLES, load_adapter
 from alphalab.manifest import Manifest
 from alphalab.results import RunResult
 from alphalab.workspace import ADAPTER_FILES, Workspace
+from prompt_rendering import render_prompt
 from alphalab.experiment_template import TemplateExperiment, render_template_dir
 from harnesses.forecasting import evaluate as ev
 from harnesses.forecasting.layout import generate_dataset
@@ -62,11 +62,7 @@ def test_manifest_and_all_eleven_files(manifest):
 
 @pytest.mark.parametrize("name", [f for f in ADAPTER_FILES if f.startswith("phase")])
 def test_every_prompt_renders_with_exactly_the_documented_variables(manifest, name):
-    env = jinja2.Environment(loader=jinja2.FileSystemLoader(str(ADAPTER)), undefined=jinja2.StrictUndefined)
-    allowed = COMMON_VARIABLES | ROLE_VARIABLES[name]
-    values = {k: v for k, v in _dummy(manifest).items() if k in allowed}
-    for task in ("implement", "analyze", "fix"):
-        text = env.get_template(name).render(**values | ({"task": task} if "task" in values else {}))
+    for text in render_prompt(ADAPTER, name, _dummy(manifest)).values():
         assert "forecast" in text.lower() and "{{" not in text
 
 

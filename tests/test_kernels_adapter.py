@@ -7,13 +7,13 @@ import importlib.util
 import json
 from pathlib import Path
 
-import jinja2
 import pytest
 import yaml
 
 from alphalab.adapters import COMMON_VARIABLES, ROLE_VARIABLES, TEMPLATE_FILES, load_adapter
 from alphalab.manifest import Manifest
 from alphalab.workspace import ADAPTER_FILES, Workspace
+from prompt_rendering import render_prompt
 from alphalab.experiment_template import TemplateExperiment, render_template_dir
 from harnesses.kernels.problem import list_problems
 from harnesses.kernels.static_check import check_source
@@ -63,15 +63,10 @@ def _dummy(name: str):
 
 @pytest.mark.parametrize("template", TEMPLATE_FILES)
 def test_every_prompt_renders_with_exactly_the_documented_variables(template):
-    env = jinja2.Environment(loader=jinja2.FileSystemLoader(str(ADAPTER)), undefined=jinja2.StrictUndefined)
-    variables = {v: _dummy(v) for v in COMMON_VARIABLES | ROLE_VARIABLES[template]}
-    tasks = ["implement", "analyze", "fix"] if "task" in ROLE_VARIABLES[template] else [None]
-    rendered = {}
-    for task in tasks:
-        if task:
-            variables["task"] = task
-        rendered[task] = env.get_template(template).render(**variables)
-        assert ("<domain knowledge>" in rendered[task]) == (template != "phase0_generator.md")
+    names = COMMON_VARIABLES | set().union(*ROLE_VARIABLES.values())
+    rendered = render_prompt(ADAPTER, template, {v: _dummy(v) for v in names})
+    for text in rendered.values():
+        assert ("<domain knowledge>" in text) == (template != "phase0_generator.md")
     if template == "phase3_worker.md":
         assert "nvcc: error" in rendered["fix"] and "nvcc: error" not in rendered["implement"]
         assert "debrief.md" in rendered["analyze"] and "problem.txt" in rendered["implement"]

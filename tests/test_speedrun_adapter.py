@@ -11,7 +11,6 @@ import subprocess
 import sys
 from pathlib import Path
 
-import jinja2
 import pytest
 import torch
 import yaml
@@ -21,6 +20,7 @@ from alphalab.manifest import Manifest
 from alphalab.results import RunResult
 from alphalab.workspace import ADAPTER_FILES
 from alphalab.experiment_template import TemplateExperiment, render_template_dir
+from prompt_rendering import render_prompt
 
 ADAPTER = Path(__file__).resolve().parents[1] / "adapters" / "llm_speedrun"
 REPO = ADAPTER.parents[1]
@@ -57,16 +57,11 @@ def _dummy(name: str):
 
 @pytest.mark.parametrize("template", TEMPLATE_FILES)
 def test_every_prompt_renders_with_exactly_the_documented_variables(template):
-    env = jinja2.Environment(loader=jinja2.FileSystemLoader(str(ADAPTER)), undefined=jinja2.StrictUndefined)
-    variables = {v: _dummy(v) for v in COMMON_VARIABLES | ROLE_VARIABLES[template]}
-    tasks = ["implement", "analyze", "fix"] if "task" in ROLE_VARIABLES[template] else [None]
-    rendered = {}
-    for task in tasks:
-        if task:
-            variables["task"] = task
-        rendered[task] = env.get_template(template).render(**variables)
+    names = COMMON_VARIABLES | set().union(*ROLE_VARIABLES.values())
+    rendered = render_prompt(ADAPTER, template, {v: _dummy(v) for v in names})
+    for text in rendered.values():
         # domain knowledge reaches every role, except the generator, which writes it
-        assert ("<domain knowledge>" in rendered[task]) == (template != "phase0_generator.md")
+        assert ("<domain knowledge>" in text) == (template != "phase0_generator.md")
     if template == "phase3_worker.md":  # each task gets its own instructions
         assert "OOM" in rendered["fix"] and "OOM" not in rendered["implement"]
         assert "debrief.md" in rendered["analyze"] and "debrief.md" not in rendered["fix"]

@@ -125,6 +125,8 @@ class Phase3Config(Strict):
     supervisor_threshold: float = Field(0.3, ge=0, le=1)
     proposals_per_turn: int = Field(4, ge=1)
     noise_seeds: int = Field(3, ge=0)
+    # off for a deterministic harness, or when a second full run of the best costs too much
+    verify_new_best: bool = Field(True, description="re-run each new best with a fresh seed before marking it verified")
     playbook_max_chars: int = Field(6000, ge=500)
 
 

@@ -203,8 +203,6 @@ class Dispatcher:
         while True:
             try:
                 self._handle(event)
-                if event[0] == "run":  # the freed slot first; the rest of the bookkeeping can wait
-                    self._fill_slots()
             except IllegalTransition as e:
                 self.log(f"board changed underneath: {e}")
             self._changed = True
@@ -215,7 +213,9 @@ class Dispatcher:
 
     def _handle(self, event: tuple) -> None:
         if event[0] == "run":
-            self._on_run(event[1])
+            if self._release(event[1]):
+                self._fill_slots()  # the freed slot first: recording the finished run can wait a few milliseconds
+                self._on_run(event[1])
         else:
             _, key, fut = event
             del self._tasks[key]
@@ -367,8 +367,6 @@ class Dispatcher:
         return True
 
     def _on_run(self, o: RunOutcome) -> None:
-        if not self._release(o):
-            return
         exp = self.board.get(o.exp_id)
         if exp.state != "running":  # cancelled while it ran
             return
@@ -484,7 +482,8 @@ class Dispatcher:
     # ---- verification, supervision, reports ------------------------------------------------------------------
     def _verify_if_best(self, exp: Experiment) -> None:
         metric = self.env.metric
-        if exp.kind != "experiment" or exp.eval_mode != "full" or metric.name not in exp.metrics:
+        if not self.cfg.verify_new_best or exp.kind != "experiment" or exp.eval_mode != "full" \
+                or metric.name not in exp.metrics:
             return
         best = self.board.best(metric)
         if best is None or best.id != exp.id:
@@ -582,7 +581,6 @@ class Dispatcher:
                 self.log(f"{exp.id}: run lost in a crash; re-queued")
                 continue
             # the harness recorded the result before the crash: keep it
-            self._jobs[exp.id] = "recovered"
             self._on_run(RunOutcome(
                 exp_id=exp.id, attempt=exp.attempts, slot=request.slot, job_id="recovered",
                 returncode=0 if result.status == "ok" else 1, started_at=exp.started_at or 0.0,

@@ -160,6 +160,16 @@ def test_slots_refill_on_completion_not_on_a_tick(env):
     assert any(x.kind == "verify" and x.parent for x in e.board.select())
 
 
+def test_new_best_not_rerun_when_verification_is_off(env):
+    e = env(budgets={"experiments": 4}, phase3={"verify_new_best": False})
+    roles = FakeRoles(e, losses=[0.9, 0.8, 0.7, 0.6], per_turn=4)
+    runner = FakeRunner(["0", "1"])
+    summary = _dispatcher(e, runner, roles).run()
+    assert summary.analyzed == 4 and len(runner.spans) == 4
+    assert [x for x in e.board.select() if x.kind == "verify"] == []
+    assert e.board.best(e.metric).verified is None
+
+
 def test_convergence_stop_cancels_pending_work(env):
     e = env(budgets={"experiments": 30}, phase3={"patience": 3, "strategist_every": 1})
     roles = FakeRoles(e, losses=[0.2] + [0.5 + i / 100 for i in range(29)], per_turn=2)

@@ -570,11 +570,16 @@ class Dispatcher:
             slot = exp.slot if exp.slot in self.runner.slots and exp.slot not in self._slots else None
             request = self.env.run_request(exp, slot or self.runner.slots[0])
             on_done = lambda o: self._events.put(("run", o))  # noqa: E731
-            if slot is not None and exp.job_id and self.runner.recover(request, exp.job_id, on_done):
-                self._jobs[exp.id] = exp.job_id
+            # also without a job id: the crash may have come between the submission and recording its id
+            job_id = self.runner.recover(request, exp.job_id, on_done)
+            if job_id is not None and slot is not None:
+                self._jobs[exp.id] = job_id
                 self._slots[slot] = exp.id
-                self.log(f"{exp.id}: adopted job {exp.job_id} still running on slot {slot}")
+                self.board.update(exp.id, job_id=job_id)
+                self.log(f"{exp.id}: adopted job {job_id} still running on slot {slot}")
                 continue
+            if job_id is not None:  # its slot is no longer one of ours (the configuration changed): start over
+                self.runner.cancel(job_id)
             result = fresh_result(request, since=exp.started_at or 0.0)
             if result is None:
                 self.board.transition(exp.id, "queued", note="run lost in a crash; re-queued")

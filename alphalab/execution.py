@@ -99,9 +99,9 @@ class ExperimentRunner(Protocol):
     def cancel(self, job_id: str) -> None:
         """Stop a job; its `on_done` still fires."""
 
-    def recover(self, request: RunRequest, job_id: str | None, on_done: OnDone) -> bool:
-        """After a crash: True when the runner adopted the still-running job (on_done fires later); False when the
-        job is gone (and anything left of it has been stopped)."""
+    def recover(self, request: RunRequest, job_id: str | None, on_done: OnDone) -> str | None:
+        """After a crash: the id of the job when the runner adopted it (on_done fires later; `job_id` is None when
+        the crash came before it was recorded); None when the job is gone (and anything left of it was stopped)."""
 
 
 def signature_from_log(text: str) -> str | None:
@@ -209,6 +209,7 @@ class LocalRunner:
         if request is not None:
             kill_marked_group(request.exp_dir / PID_FILE, request.marker)
 
-    def recover(self, request: RunRequest, job_id: str | None, on_done: OnDone) -> bool:
+    def recover(self, request: RunRequest, job_id: str | None, on_done: OnDone) -> str | None:
+        # the job's output pipe and waiting thread died with the campaign: stop what is left, the run starts over
         kill_marked_group(request.exp_dir / PID_FILE, request.marker)
-        return False
+        return None

@@ -64,17 +64,17 @@ class WorkPoolRunner:
         with get_client(sync_client=True) as client:
             client.set_flow_run_state(UUID(job_id), Cancelling(), force=True)
 
-    def recover(self, request: RunRequest, job_id: str | None, on_done: OnDone) -> bool:
+    def recover(self, request: RunRequest, job_id: str | None, on_done: OnDone) -> str | None:
         if job_id:
             with get_client(sync_client=True) as client:
                 flow_run = client.read_flow_run(UUID(job_id))
         else:  # the crash came between the board update and the submission: same key, same flow run
             flow_run = self._deploy(request)
         if flow_run.state is not None and flow_run.state.is_completed():
-            return False  # its result is in the workspace
+            return None  # its result is in the workspace
         launched = float(request.launch) if request.launch else 0.0
         self._watch(flow_run.id, _Watched(request, on_done, launched))
-        return True
+        return str(flow_run.id)
 
     # ---- watching flow runs ----------------------------------------------------------------------------------
     def _watch(self, flow_run_id: UUID, watched: _Watched) -> None:

@@ -59,7 +59,7 @@ class FakeRunner:
         threading.Thread(target=timer.function, kwargs={"cancelled": True}).start()
 
     def recover(self, request, job_id, on_done):
-        return False
+        return None
 
 
 class FakeRoles:
@@ -265,3 +265,42 @@ def test_recovery_keeps_recorded_results_and_requeues_lost_runs(env):
     assert b.get(ids[0]).metrics == {"loss": 0.123}
     assert [s[1] for s in runner.spans].count(ids[0]) == 0  # not run again
     assert [s[1] for s in runner.spans].count(ids[1]) == 1  # re-queued and run once
+
+
+class AdoptingRunner(FakeRunner):
+    """Still holds the jobs of a crashed campaign: it adopts each one, found by its id or, where the crash came
+    before the id was recorded, by its idempotency key; the job then ends as usual."""
+
+    def __init__(self, slots):
+        super().__init__(slots)
+        self.asked: list[tuple[str, str | None]] = []
+
+    def recover(self, request, job_id, on_done):
+        self.asked.append((request.exp_id, job_id))
+        job = job_id or f"found-by-key-{request.idempotency_key}"
+
+        def done():
+            result = RunResult(status="ok", eval_mode="full", seed=request.seed, metrics={"loss": 0.2})
+            on_done(RunOutcome(exp_id=request.exp_id, attempt=request.attempt, slot=request.slot, job_id=job,
+                               returncode=0, started_at=time.time(), finished_at=time.time(), result=result))
+
+        threading.Timer(0.05, done).start()
+        return job
+
+
+def test_recovery_adopts_jobs_still_running_even_without_a_recorded_id(env):
+    e = env(budgets={"experiments": 2}, execution={"backend": "local", "gpu_slots": ["0", "1"]})
+    b = e.board
+    ids = []
+    for slot, job_id in (("0", "job-recorded"), ("1", None)):
+        x = b.add(f"running on {slot}", {"params": {}})
+        for s in ("implemented", "checked", "queued"):
+            b.transition(x.id, s)
+        b.transition(x.id, "running", slot=slot, started_at=time.time() - 5, job_id=job_id)
+        ids.append(x.id)
+    runner = AdoptingRunner(["0", "1"])
+    _dispatcher(e, runner, FakeRoles(e)).run()
+    assert sorted(runner.asked) == [(ids[0], "job-recorded"), (ids[1], None)]
+    assert [span for span in runner.spans if span[1] in ids] == []  # nothing started a second time
+    assert [b.get(i).metrics for i in ids] == [{"loss": 0.2}, {"loss": 0.2}]
+    assert b.get(ids[1]).job_id.startswith("found-by-key-")

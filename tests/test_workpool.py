@@ -63,3 +63,53 @@ def test_phase3_runs_through_a_work_pool(server, tmp_path):
     table = latest.data if isinstance(latest.data, list) else json.loads(latest.data)
     assert {row["id"] for row in table} == {e.id for e in experiments}
     assert table[0]["loss"] <= table[1]["loss"]
+
+
+def test_runs_in_flight_when_the_campaign_died_are_adopted_not_run_twice(server, tmp_path):
+    """The campaign dies right after submitting two runs, one with its flow-run id recorded on the board and one
+    without (the crash came in between). The next Dispatcher finds both flow runs, by id and by idempotency key,
+    and waits for them instead of starting second ones."""
+    import time
+
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterName
+    from prefect.settings import PREFECT_API_URL, temporary_settings
+
+    from alphalab.dispatcher import Dispatcher, local_roles
+    from alphalab.phase3 import Phase3Env
+    from alphalab.roles.base import RoleContext
+    from tasks.work_pool import WorkPoolRunner
+
+    srv, deployment = server
+    slots = ["0", "1"]
+    config, ws = make_workspace(tmp_path, budgets={"experiments": 2}, phase3={"verify_new_best": False},
+                                execution={"backend": "work-pool", "gpu_slots": slots, "work_pool": POOL,
+                                           "deployment": deployment})
+    env = Phase3Env(config, ws)
+    board = env.board
+    roles = local_roles(RoleContext(config, ws, log=lambda line: None, phase="phase3"))
+    ids, lines = [], []
+    with temporary_settings({PREFECT_API_URL: srv.url}):
+        died = WorkPoolRunner(slots, deployment, str(ws.root))
+        for slot, recorded in zip(slots, (True, False)):
+            exp = board.add(f"in flight on {slot}", {"params": {"x": 0.2 + int(slot) / 10, "kind": "a",
+                                                                "mode": "ok"}})
+            assert roles.implement(exp.id).ok
+            for state in ("implemented", "checked", "queued"):
+                board.transition(exp.id, state)
+            exp = board.transition(exp.id, "running", slot=slot, started_at=time.time())
+            job_id = died.submit(env.run_request(exp, slot), lambda outcome: None)
+            if recorded:
+                board.update(exp.id, job_id=job_id)
+            ids.append(exp.id)
+        summary = Dispatcher(env, WorkPoolRunner(slots, deployment, str(ws.root)), roles, log=lines.append).run()
+        with get_client(sync_client=True) as client:
+            runs = client.read_flow_runs(
+                flow_run_filter=FlowRunFilter(name=FlowRunFilterName(any_=[f"{i}-a0" for i in ids])))
+
+    assert sum("adopted job" in line for line in lines) == 2, lines
+    assert sorted(r.name for r in runs) == sorted(f"{i}-a0" for i in ids)  # one flow run each, no second launch
+    assert all(r.state.is_completed() for r in runs)
+    assert sorted((ws.experiments / "completions.log").read_text().split()) == sorted(ids)
+    assert summary.analyzed == 2
+    assert {board.get(i).job_id for i in ids} == {str(r.id) for r in runs}

@@ -149,7 +149,16 @@ def kill_marked_group(pid_file: Path, marker: str) -> bool:
         os.killpg(pgid, signal.SIGKILL)
     except ProcessLookupError:
         return False
+    deadline = time.monotonic() + 2.0  # the kill is asynchronous; callers go on to reuse the experiment's folder
+    while _group_alive_with_marker(pgid, marker) and time.monotonic() < deadline:
+        time.sleep(0.01)
     return True
+
+
+def recording_pid(command: str, pid_file: Path) -> str:
+    """`command` for bash, writing its process-group id to `pid_file` first (run in a new session, the shell leads
+    its group, and `exec` keeps that pid), so a crashed campaign's leftover can be found and killed."""
+    return f"echo $$ > {shlex.quote(str(pid_file))}; exec {command}"
 
 
 def execute(request: RunRequest, job_id: str) -> RunOutcome:
@@ -161,10 +170,8 @@ def execute(request: RunRequest, job_id: str) -> RunOutcome:
         with open(log, "a", encoding="utf-8") as f:
             f.write(f"=== {request.mode} run, attempt {request.attempt}, seed {request.seed}, "
                     f"slot {request.slot} ===\n")
-        # `exec` keeps the group leader's pid, which is the group id recorded for crash recovery
-        command = f"echo $$ > {shlex.quote(str(pid_file))}; exec {request.command}"
         res = run_command(
-            command, cwd=request.exp_dir, timeout_s=request.timeout_s, output_chars=4000, log_path=log,
+            recording_pid(request.command, pid_file), cwd=request.exp_dir, timeout_s=request.timeout_s, output_chars=4000, log_path=log,
             env={"CUDA_VISIBLE_DEVICES": request.slot, JOB_MARKER: request.marker},
         )
     except Exception as e:  # an outcome must come back whatever happens, or the slot would leak

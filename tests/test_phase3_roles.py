@@ -4,9 +4,14 @@ Supervisor note, Reporter), the Strategist's bounded view, playbook compaction a
 from __future__ import annotations
 
 import json
+import os
+import signal
+import subprocess
+import time
 
 import pytest
 
+from alphalab.execution import JOB_MARKER, recording_pid
 from alphalab.phase3 import Phase3Env, StrategistInput
 from alphalab.playbook import Playbook, compact, split_sections
 from alphalab.roles import reporter, strategist, supervisor, worker
@@ -122,6 +127,24 @@ def test_baseline_worker_implements_fixes_with_fallback_once_and_analyzes(env):
     for section in ("## Configuration", "## Result", "## Against the best", "## Why", "## Follow-ups"):
         assert section in debrief
     assert "loss = 0.001" in debrief
+
+
+def test_smoke_test_first_kills_a_crashed_campaigns_orphan_of_the_same_experiment(env):
+    exp = env.board.add("orphaned", {"params": {"x": 0.3, "kind": "a", "mode": "ok"}})
+    d = env.exp_dir(exp.id)
+    d.mkdir(parents=True)
+    orphan = subprocess.Popen(["bash", "-c", recording_pid("sleep 60", d / worker.SMOKE_PID)],
+                              env={**os.environ, JOB_MARKER: f"{exp.id}:smoke"}, start_new_session=True)
+    try:
+        pid_file, deadline = d / worker.SMOKE_PID, time.monotonic() + 10
+        while not (pid_file.exists() and pid_file.read_text().strip()):  # the orphan has started
+            assert time.monotonic() < deadline
+            time.sleep(0.01)
+        assert worker.implement(_ctx(env), exp.id).ok
+        assert orphan.wait(timeout=5) == -signal.SIGKILL
+    finally:
+        if orphan.poll() is None:
+            os.killpg(orphan.pid, signal.SIGKILL)
 
 
 def test_baseline_supervisor_commits_the_most_frequent_error(env):

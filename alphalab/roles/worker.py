@@ -20,7 +20,8 @@ from pydantic import BaseModel
 
 from alphalab.board import Experiment
 from alphalab.experiment_template import TemplateExperiment, render_template_dir
-from alphalab.execution import JOB_MARKER, PID_FILE, RUN_LOG, fresh_result, signature_from_log
+from alphalab.execution import JOB_MARKER, PID_FILE, RUN_LOG, fresh_result, kill_marked_group, recording_pid, \
+    signature_from_log
 from alphalab.results import RESULT_FILE
 from alphalab.phase3 import Phase3Env
 from alphalab.roles.base import RoleContext
@@ -29,8 +30,9 @@ from alphalab.sandbox import run_command
 TEMPLATE = "phase3_worker.md"
 DEBRIEF = "debrief.md"
 SMOKE_LOG = "smoke.log"
+SMOKE_PID = "smoke.pid"
 # what a run leaves in an experiment folder: never copied into a derived experiment
-RUN_OUTPUTS = (RESULT_FILE, "metrics.tmp", RUN_LOG, PID_FILE, SMOKE_LOG, DEBRIEF, "__pycache__")
+RUN_OUTPUTS = (RESULT_FILE, "metrics.tmp", RUN_LOG, PID_FILE, SMOKE_LOG, SMOKE_PID, DEBRIEF, "__pycache__")
 ERROR_LOG_CHARS = 4000
 
 
@@ -88,9 +90,13 @@ def smoke_test(env: Phase3Env, exp: Experiment, task: Literal["implement", "fix"
         return WorkerOutcome(exp_id=exp.id, task=task, ok=False, error_signature="missing-files",
                              detail=f"required files missing: {missing}")
     request = env.run_request(exp, slot="", mode="smoke")
+    marker = f"{exp.id}:smoke"
+    # the Dispatcher gives an experiment one task at a time, so a smoke test still running here is the orphan of a
+    # crashed campaign: it would hold a GPU and could write its result over this one's
+    kill_marked_group(d / SMOKE_PID, marker)
     started = time.time()
-    res = run_command(request.command, cwd=d, timeout_s=request.timeout_s, output_chars=ERROR_LOG_CHARS,
-                      log_path=d / SMOKE_LOG, env={JOB_MARKER: f"{exp.id}:smoke"})
+    res = run_command(recording_pid(request.command, d / SMOKE_PID), cwd=d, timeout_s=request.timeout_s,
+                      output_chars=ERROR_LOG_CHARS, log_path=d / SMOKE_LOG, env={JOB_MARKER: marker})
     result = fresh_result(request, started)
     failed_result = result is not None and result.status != "ok"
     if res.returncode == 0 and not failed_result:

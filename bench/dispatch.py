@@ -114,7 +114,7 @@ def main() -> int:
     ctx = RoleContext(config, ws, log=lambda line: None, phase="phase3")
     t0 = time.time()
     summary = Dispatcher(env, runner, local_roles(ctx), log=lambda line: None).run()
-    print(f"backend local; stop: {summary.stop_reason}; analyzed {summary.analyzed}")
+    print(f"backend local on {os.cpu_count()} CPU cores; stop: {summary.stop_reason}; analyzed {summary.analyzed}")
     report(runner.spans, slots, t0, args.seconds, args.experiments)
     return 0
 

@@ -18,7 +18,7 @@ from alphalab.roles.supervisor import SupervisorOutcome
 from fixtures.phase3.helpers import make_workspace
 
 pytestmark = pytest.mark.gpu
-LINE = re.compile(r"GPU-CHECK visible=1 CUDA_VISIBLE_DEVICES=(\S+) device=(.+?) matmul_sum")
+LINE = re.compile(r"GPU-CHECK visible=1 CUDA_VISIBLE_DEVICES=(\S+) uuid=(\S+) device=(.+?) matmul_sum")
 
 
 def test_local_backend_pins_each_run_to_its_gpu(tmp_path, monkeypatch):
@@ -27,6 +27,8 @@ def test_local_backend_pins_each_run_to_its_gpu(tmp_path, monkeypatch):
     count = torch.cuda.device_count()
     assert count >= 1, "no CUDA device visible"
     slots = [str(i) for i in range(count)]
+    # this process sees every GPU: slot i must be the very device that is number i here
+    uuids = {slot: str(torch.cuda.get_device_properties(int(slot)).uuid) for slot in slots}
     monkeypatch.setenv("ALPHALAB_FIXTURE_REQUIRE_GPU", "1")
     config, ws = make_workspace(tmp_path, budgets={"experiments": 2 * count},
                                 execution={"backend": "local", "gpu_slots": slots})
@@ -53,6 +55,6 @@ def test_local_backend_pins_each_run_to_its_gpu(tmp_path, monkeypatch):
         assert e.state in ("analyzed", "done"), (e.id, e.state, e.note)
         checks = LINE.findall((env.exp_dir(e.id) / "run.log").read_text())
         assert checks, f"{e.id}: no GPU check in its run.log"
-        for pinned, device in checks:
-            assert pinned == e.slot
-            print(f"{e.id}: slot {e.slot} -> CUDA_VISIBLE_DEVICES={pinned}, sees 1 GPU: {device}")
+        for pinned, uuid, device in checks:
+            assert pinned == e.slot and uuid == uuids[e.slot]
+            print(f"{e.id}: slot {e.slot} -> CUDA_VISIBLE_DEVICES={pinned}, sees 1 GPU: {device} {uuid}")

@@ -145,7 +145,18 @@ class LeaderboardEntry(BaseModel):
     # the lead over the next entry is not larger than the domain's noise floor
     within_noise: bool = False
     rerun_value: float | None = None
+    rerun_pending: bool = False  # its verification re-run is on the board and not through yet
     analyzed_seq: int | None = None
+
+    @property
+    def verification(self) -> str:
+        """What a reader of the leaderboard needs: verified, refuted, waiting for its re-run, or never re-run (only
+        a new best is)."""
+        if self.verified:
+            return "verified"
+        if self.verified is False:
+            return "refuted by its re-run" if self.rerun_value is not None else "re-run failed"
+        return "re-run pending" if self.rerun_pending else "not re-run"
 
 
 class Note(BaseModel):
@@ -338,9 +349,12 @@ class Board:
     def leaderboard(self, metric: Metric, limit: int | None = None) -> list[LeaderboardEntry]:
         """Analyzed full-eval experiments ranked on the primary metric; smoke results never enter it."""
         reruns: dict[str, float] = {}
-        for v in self.select("analyzed", "done", kind="verify"):
-            if v.parent and v.eval_mode == "full" and metric.name in v.metrics:
+        pending: set[str] = set()
+        for v in self.select(kind="verify"):
+            if v.parent and v.state in ("analyzed", "done") and v.eval_mode == "full" and metric.name in v.metrics:
                 reruns[v.parent] = v.metrics[metric.name]
+            elif v.parent and v.state not in TERMINAL:
+                pending.add(v.parent)
         rows = [e for e in self.select("analyzed", "done", kind="experiment")
                 if e.eval_mode == "full" and metric.name in e.metrics]
         rows.sort(key=lambda e: e.metrics[metric.name], reverse=metric.direction == "max")
@@ -352,7 +366,8 @@ class Board:
                 within = abs(value - rows[i + 1].metrics[metric.name]) <= self.noise_floor
             out.append(LeaderboardEntry(
                 rank=i + 1, id=e.id, name=e.name, value=value, metrics=e.metrics, verified=e.verified,
-                within_noise=within, rerun_value=reruns.get(e.id), analyzed_seq=e.analyzed_seq,
+                within_noise=within, rerun_value=reruns.get(e.id), rerun_pending=e.id in pending,
+                analyzed_seq=e.analyzed_seq,
             ))
         return out[:limit] if limit else out
 

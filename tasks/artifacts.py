@@ -22,7 +22,7 @@ def leaderboard_rows(env: Phase3Env) -> list[dict]:
     metric = env.metric
     return [
         {"rank": e.rank, "id": e.id, metric.name: e.value,
-         "verified": {True: "yes", False: "no", None: "pending"}[e.verified],
+         "verified": e.verification,
          "within_noise": e.within_noise, "rerun": e.rerun_value, "name": e.name}
         for e in env.board.leaderboard(metric, limit=100)
     ]

@@ -65,13 +65,17 @@ def test_leaderboard_full_only_direction_noise_and_verification(tmp_path):
     rows = board.leaderboard(LOSS)
     assert [r.id for r in rows] == [c, b, a]  # the smoke result never enters, lower is better
     assert rows[0].within_noise and not rows[1].within_noise
+    assert [r.verification for r in rows] == ["not re-run"] * 3
     v = board.add("verify c", {}, parent=c, kind="verify", state="checked")
     _through(board, v.id, "queued", "running")
+    assert [r.verification for r in board.leaderboard(LOSS)] == ["re-run pending", "not re-run", "not re-run"]
     board.transition(v.id, "finished", metrics={"loss": 0.302}, eval_mode="full")
     board.transition(v.id, "analyzed")
     board.update(c, verified=True)
     top = board.best(LOSS)
-    assert (top.id, top.verified, top.rerun_value) == (c, True, 0.302)
+    assert (top.id, top.verified, top.rerun_value, top.verification) == (c, True, 0.302, "verified")
+    board.update(c, verified=False)
+    assert board.best(LOSS).verification == "refuted by its re-run"
     assert all(r.id != v.id for r in board.leaderboard(LOSS))  # re-runs are not entries of their own
     assert board.leaderboard(ACC) == []
 

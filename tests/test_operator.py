@@ -27,7 +27,7 @@ def test_status_reports_counts_best_and_budget(ws, capsys):
     assert main(["status", "--workspace", str(workspace.root)]) == 0
     out = capsys.readouterr().out
     assert "analyzed 1" in out and "to_implement 1" in out
-    assert "e001-best loss=0.0123 (not verified yet)" in out
+    assert "e001-best loss=0.0123 (not re-run)" in out
     assert "2/5 experiments" in out and "$0.0000" in out
 
 

@@ -168,7 +168,7 @@ def test_reporter_writes_overview_and_convergence_plot(env):
     out = reporter.write_milestone(_ctx(env), 1)
     assert out.plot.read_bytes()[:4] == b"\x89PNG"
     text = out.overview.read_text()
-    assert "e004-r3: loss = 0.1 (not verified yet)" in text
+    assert "e004-r3: loss = 0.1 (not re-run)" in text
     assert "| 3 | 0.4 | 0.3 |" in text and "best result not verified yet" in text
 
 

@@ -107,8 +107,7 @@ def write_milestone(ctx: RoleContext, number: int) -> MilestoneOutcome:
     if best is None:
         lines.append("- no full-evaluation result yet")
     else:
-        verified = {True: "verified", False: "NOT reproduced", None: "not verified yet"}[best.verified]
-        lines.append(f"- {best.id}: {metric.name} = {best.value:.6g} ({verified}) -- {best.name}")
+        lines.append(f"- {best.id}: {metric.name} = {best.value:.6g} ({best.verification}) -- {best.name}")
     lines += ["", "## Convergence", f"![convergence]({PLOT})", "", "| experiment | value | running best |",
               "| --- | --- | --- |"]
     lines += [f"| {n} | {'-' if v is None else f'{v:.6g}'} | {'-' if b is None else f'{b:.6g}'} |"

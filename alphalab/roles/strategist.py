@@ -85,9 +85,8 @@ def leaderboard_markdown(board: Board, manifest: Manifest) -> str:
              f"{len(entries)} ranked in all, top {TOP_ENTRIES} and latest {LATEST_ENTRIES} shown",
              f"| rank | id | {metric.name} | verified | flags | name |", "| --- | --- | --- | --- | --- | --- |"]
     for e in shown:
-        verified = {True: "yes", False: "NO (re-run disagrees)", None: "pending"}[e.verified]
         flags = "within noise floor" if e.within_noise else ""
-        lines.append(f"| {e.rank} | {e.id} | {e.value:.6g} | {verified} | {flags} | {e.name} |")
+        lines.append(f"| {e.rank} | {e.id} | {e.value:.6g} | {e.verification} | {flags} | {e.name} |")
     return "\n".join(lines)
 
 

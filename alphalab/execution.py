@@ -171,8 +171,8 @@ def execute(request: RunRequest, job_id: str) -> RunOutcome:
             f.write(f"=== {request.mode} run, attempt {request.attempt}, seed {request.seed}, "
                     f"slot {request.slot} ===\n")
         res = run_command(
-            recording_pid(request.command, pid_file), cwd=request.exp_dir, timeout_s=request.timeout_s, output_chars=4000, log_path=log,
-            env={"CUDA_VISIBLE_DEVICES": request.slot, JOB_MARKER: request.marker},
+            recording_pid(request.command, pid_file), cwd=request.exp_dir, timeout_s=request.timeout_s,
+            output_chars=4000, log_path=log, env={"CUDA_VISIBLE_DEVICES": request.slot, JOB_MARKER: request.marker},
         )
     except Exception as e:  # an outcome must come back whatever happens, or the slot would leak
         return RunOutcome(

@@ -246,10 +246,6 @@ def patch_file(ws: Workspace, file: str, old: str, new: str, reason: str) -> boo
     return write_file(ws, file, updated, reason)
 
 
-def _primary(manifest: Manifest | None) -> Any:
-    return manifest.primary if manifest is not None else None
-
-
 def common_variables(config: CampaignConfig, ws: Workspace, adapter: Adapter | None) -> dict[str, Any]:
     """The variables every template gets (see the preamble's contract)."""
     manifest = adapter.manifest if adapter is not None else None
@@ -260,7 +256,7 @@ def common_variables(config: CampaignConfig, ws: Workspace, adapter: Adapter | N
         "workspace": str(ws.root),
         "domain_knowledge": adapter.domain_knowledge if adapter is not None else "",
         "manifest": manifest,
-        "primary_metric": _primary(manifest),
+        "primary_metric": manifest.primary if manifest is not None else None,
         "learnings": ws.learnings.read_text() if ws.learnings.is_file() else "",
         "playbook": ws.playbook.read_text() if ws.playbook.is_file() else "",
     }

@@ -21,6 +21,7 @@ from typing import Any
 from pydantic import BaseModel, Field
 
 from alphalab.config import AgentLimits
+from alphalab.cost import PriceTable, UsageLedger
 from alphalab.errors import SandboxUnavailable
 from alphalab.models.base import Message, Model, ModelResponse, ProviderError, ToolCall, Usage
 from alphalab.sandbox import require_bwrap, truncate_middle
@@ -93,15 +94,9 @@ class _Budget:
             return "max_tokens"
         if self.cost_usd >= self.limits.max_usd:
             return "max_usd"
-        if time.monotonic() - self.started >= self.limits.max_wall_seconds:
+        if self.seconds_left() <= 0:
             return "max_wall_seconds"
         return None
-
-
-def _price(model_name: str, usage: Usage) -> float:
-    from alphalab.cost import PriceTable
-
-    return PriceTable().cost(model_name, usage).usd
 
 
 def _message_record(m: Message) -> dict[str, Any]:
@@ -160,7 +155,7 @@ class Agent:
         limits: AgentLimits,
         trajectory_path: Path,
         on_step: Callable[[str], None] | None = None,
-        ledger: Any = None,  # alphalab.cost.UsageLedger
+        ledger: UsageLedger | None = None,
         *,
         role: str = "agent",
         phase: str = "",
@@ -281,11 +276,11 @@ class Agent:
                 return self._end(result)
 
     def _charge(self, response: ModelResponse) -> float:
-        name = response.model if ":" in (response.model or "") else self.model.name
+        name = response.model if ":" in response.model else self.model.name
         if self.ledger is not None:
             cost = self.ledger.record(self.role, self.phase, name, response.usage)
         else:
-            cost = _price(name, response.usage)
+            cost = PriceTable().cost(name, response.usage).usd
         self.usage = self.usage + response.usage
         self.cost_usd += cost
         self.budget.charge(response.usage, cost)

@@ -52,7 +52,7 @@ TRANSITIONS: dict[str, frozenset[str]] = {
 }
 TERMINAL = frozenset(s for s, nxt in TRANSITIONS.items() if not nxt)
 PENDING = ("to_implement", "implemented", "checked", "queued")
-CANCELLABLE = frozenset({"to_implement", "implemented", "checked", "queued", "running", "failed"})
+CANCELLABLE = frozenset(s for s, nxt in TRANSITIONS.items() if "cancelled" in nxt)
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS experiments (
@@ -216,9 +216,15 @@ class Board:
         data = dict(row)
         for key in _JSON_FIELDS:
             data[key] = json.loads(data[key])
-        if data["verified"] is not None:
-            data["verified"] = bool(data["verified"])
-        return Experiment.model_validate(data)
+        return Experiment.model_validate(data)  # pydantic reads the stored 0/1 of `verified` as a bool
+
+    @staticmethod
+    def _columns(fields: dict[str, Any]) -> dict[str, Any]:
+        """Fields as column values (JSON fields serialized); sqlite3 stores a bool as 0/1 itself."""
+        unknown = set(fields) - _UPDATABLE
+        if unknown:
+            raise ValueError(f"not updatable: {sorted(unknown)}")
+        return {k: (json.dumps(v, sort_keys=True) if k in _JSON_FIELDS else v) for k, v in fields.items()}
 
     # ---- creating rows -------------------------------------------------------------------------------------
     def add(
@@ -266,6 +272,17 @@ class Board:
         out.update({r[0]: r[1] for r in rows})
         return out
 
+    def experiments_used(self) -> int:
+        """Experiments counted against the budget: all but those cancelled before they ever ran."""
+        with self._connect() as con:
+            return con.execute("SELECT COUNT(*) FROM experiments WHERE kind = 'experiment'"
+                               " AND NOT (state = 'cancelled' AND started_at IS NULL)").fetchone()[0]
+
+    def analyzed_count(self, kind: str = "experiment") -> int:
+        with self._connect() as con:
+            return con.execute("SELECT COUNT(*) FROM experiments WHERE analyzed_seq IS NOT NULL AND kind = ?",
+                               (kind,)).fetchone()[0]
+
     def analyzed(self, kind: str = "experiment") -> list[Experiment]:
         """Experiments with a debrief, in the order they were analyzed."""
         with self._connect() as con:
@@ -277,9 +294,7 @@ class Board:
     # ---- state changes -------------------------------------------------------------------------------------
     def transition(self, exp_id: str, to: State, *, expect: str | None = None, **fields: Any) -> Experiment:
         """Move one experiment to `to`, updating `fields` in the same transaction. Raises IllegalTransition."""
-        unknown = set(fields) - _UPDATABLE
-        if unknown:
-            raise ValueError(f"not updatable through transition: {sorted(unknown)}")
+        sets = self._columns(fields)
         now = time.time()
         with self._write() as con:
             row = con.execute("SELECT state FROM experiments WHERE id = ?", (exp_id,)).fetchone()
@@ -290,13 +305,10 @@ class Board:
                 raise IllegalTransition(f"{exp_id}: expected state {expect}, found {current}")
             if to not in TRANSITIONS[current]:
                 raise IllegalTransition(f"{exp_id}: {current} -> {to} is not allowed")
-            sets = {k: (json.dumps(v, sort_keys=True) if k in _JSON_FIELDS else v) for k, v in fields.items()}
             if to == "analyzed":
                 sets["analyzed_at"] = now
                 sets["analyzed_seq"] = con.execute(
                     "SELECT COALESCE(MAX(analyzed_seq), 0) + 1 FROM experiments").fetchone()[0]
-            if isinstance(sets.get("verified"), bool):
-                sets["verified"] = int(sets["verified"])
             sets.update(state=to, updated_at=now)
             con.execute(
                 f"UPDATE experiments SET {', '.join(f'{k} = ?' for k in sets)} WHERE id = ?",
@@ -306,12 +318,7 @@ class Board:
 
     def update(self, exp_id: str, **fields: Any) -> Experiment:
         """Change fields without a state change (attempt counters, notes, verification flags)."""
-        unknown = set(fields) - _UPDATABLE
-        if unknown:
-            raise ValueError(f"not updatable: {sorted(unknown)}")
-        sets = {k: (json.dumps(v, sort_keys=True) if k in _JSON_FIELDS else v) for k, v in fields.items()}
-        if isinstance(sets.get("verified"), bool):
-            sets["verified"] = int(sets["verified"])
+        sets = self._columns(fields)
         sets["updated_at"] = time.time()
         with self._write() as con:
             cur = con.execute(
@@ -339,7 +346,7 @@ class Board:
     def recent_runs(self, n: int) -> list[RunRecord]:
         with self._connect() as con:
             rows = con.execute("SELECT * FROM runs ORDER BY finished_at DESC LIMIT ?", (n,)).fetchall()
-        return [RunRecord(**{**dict(r), "ok": bool(r["ok"])}) for r in rows]
+        return [RunRecord.model_validate(dict(r)) for r in rows]
 
     def run_count(self) -> int:
         with self._connect() as con:
@@ -387,15 +394,13 @@ class Board:
                         (key, value))
 
     def add_note(self, text: str, source: str = "operator") -> Note:
+        note = {"text": text, "source": source, "created_at": time.time()}
         with self._write() as con:
-            cur = con.execute("INSERT INTO notes (text, source, created_at) VALUES (?,?,?)",
-                              (text, source, time.time()))
-            note_id = cur.lastrowid
-        return next(n for n in self.notes() if n.id == note_id)
+            cur = con.execute("INSERT INTO notes (text, source, created_at) VALUES (:text, :source, :created_at)", note)
+        return Note(id=cur.lastrowid, **note)
 
     def notes(self, limit: int | None = None) -> list[Note]:
         """Newest last; `limit` keeps the newest ones."""
         with self._connect() as con:
-            rows = con.execute("SELECT * FROM notes ORDER BY id").fetchall()
-        notes = [Note(**dict(r)) for r in rows]
-        return notes[-limit:] if limit else notes
+            rows = con.execute("SELECT * FROM notes ORDER BY id DESC LIMIT ?", (limit or -1,)).fetchall()
+        return [Note(**dict(r)) for r in reversed(rows)]

@@ -31,7 +31,8 @@ def open_campaign(config_path: str | Path, workspace: str | Path | None = None) 
 def load_campaign(workspace: str | Path) -> tuple[CampaignConfig, Workspace]:
     ws = Workspace(Path(workspace))
     if not ws.config_copy.is_file():
-        raise ConfigError(f"{ws.root}: not a campaign workspace (no campaign.yaml); start it with `alphalab run CONFIG`")
+        raise ConfigError(f"{ws.root}: not a campaign workspace (no campaign.yaml); "
+                          "start it with `alphalab run CONFIG`")
     return load_config(ws.config_copy), ws
 
 

@@ -126,6 +126,7 @@ class Dispatcher:
         self._stop: StopReason | None = None
         self._changed = True
         self._retry_submit_at = 0.0
+        self._strategist_started_at = 0  # analyzed count when the running Strategist turn started
         self.prompts: list[tuple[int, int]] = []
 
     # ---- counters kept on the board, so a resumed campaign continues them -----------------------------------------
@@ -133,12 +134,14 @@ class Dispatcher:
         return int(self.board.get_meta(key, "0") or 0)
 
     def _analyzed_count(self) -> int:
-        return len(self.board.analyzed())
+        return self.board.analyzed_count()
 
     def budget_left(self) -> int:
-        used = [e for e in self.board.select(kind="experiment")
-                if not (e.state == "cancelled" and e.started_at is None)]
-        return max(0, self.env.config.budgets.experiments - len(used))
+        return max(0, self.env.config.budgets.experiments - self.board.experiments_used())
+
+    def _milestone_written(self, number: int, analyzed: int) -> None:
+        self.board.set_meta("milestones", str(number))
+        self.board.set_meta("milestone_analyzed", str(analyzed))
 
     # ---- submitting work -------------------------------------------------------------------------------------
     def _submit(self, kind: str, key: str, fn: Callable, *args: object) -> None:
@@ -158,7 +161,7 @@ class Dispatcher:
                                     job_id=None)
         request = self.env.run_request(exp, slot)
         try:
-            job_id = self.runner.submit(request, lambda o: self._events.put(("run", o)))
+            job_id = self.runner.submit(request, self._run_done)
         except Exception as e:
             self.log(f"could not start {exp.id} on slot {slot}: {e!r}; back to the queue")
             self.board.transition(exp.id, "queued")
@@ -168,6 +171,10 @@ class Dispatcher:
         self._slots[slot] = exp.id
         self.board.update(exp.id, job_id=job_id)
         self.log(f"{exp.id} started on slot {slot} (job {job_id})")
+
+    def _run_done(self, outcome: RunOutcome) -> None:
+        """A runner's callback, from any thread: the loop handles the outcome."""
+        self._events.put(("run", outcome))
 
     # ---- the loop --------------------------------------------------------------------------------------------
     def run(self) -> Phase3Summary:
@@ -476,8 +483,7 @@ class Dispatcher:
         except Exception as e:
             self.log(f"reporter failed: {e!r}")
             return
-        self.board.set_meta("milestones", str(out.number))
-        self.board.set_meta("milestone_analyzed", str(self._analyzed_count()))
+        self._milestone_written(out.number, self._analyzed_count())
 
     # ---- verification, supervision, reports ------------------------------------------------------------------
     def _verify_if_best(self, exp: Experiment) -> None:
@@ -539,8 +545,7 @@ class Dispatcher:
         except Exception as e:
             self.log(f"final report failed: {e!r}")
             return
-        self.board.set_meta("milestones", str(n))
-        self.board.set_meta("milestone_analyzed", str(analyzed))
+        self._milestone_written(n, analyzed)
 
     # ---- operator input, cancellation, recovery --------------------------------------------------------------
     def _read_inbox(self) -> None:
@@ -569,9 +574,8 @@ class Dispatcher:
         for exp in self.board.select("running"):
             slot = exp.slot if exp.slot in self.runner.slots and exp.slot not in self._slots else None
             request = self.env.run_request(exp, slot or self.runner.slots[0])
-            on_done = lambda o: self._events.put(("run", o))  # noqa: E731
             # also without a job id: the crash may have come between the submission and recording its id
-            job_id = self.runner.recover(request, exp.job_id, on_done)
+            job_id = self.runner.recover(request, exp.job_id, self._run_done)
             if job_id is not None and slot is not None:
                 self._jobs[exp.id] = job_id
                 self._slots[slot] = exp.id

@@ -31,7 +31,8 @@ class ExperimentSpec(_Strict):
 
     entry_point: str = Field(description="the file a Worker must produce that the harness runs, e.g. strategy.py")
     required_files: list[str] = Field(min_length=1)
-    template_dir: str | None = Field(None, description="adapter-relative folder of jinja2 files the baseline Worker renders")
+    template_dir: str | None = Field(
+        None, description="adapter-relative folder of jinja2 files the baseline Worker renders")
     smoke_command: str
     full_command: str
     time_limit_s: float = Field(gt=0)

@@ -60,11 +60,10 @@ def status(workspace: str | Path) -> StatusReport:
     env, board = _board(workspace)
     config = env.config
     best = board.best(env.metric)
-    used = len([e for e in board.select(kind="experiment") if not (e.state == "cancelled" and e.started_at is None)])
     return StatusReport(
         campaign=config.name, workspace=str(env.workspace.root), counts=board.counts(),
         best=(f"{best.id} {env.metric.name}={best.value:.6g} ({best.verification})" if best else "none yet"),
-        experiments_used=used, experiments_budget=config.budgets.experiments,
+        experiments_used=board.experiments_used(), experiments_budget=config.budgets.experiments,
         usd_spent=UsageLedger(env.workspace.usage_log, pricing=config.pricing).total_usd,
         usd_budget=config.budgets.usd, stop_reason=board.get_meta("phase3_stop_reason"),
         flow_run_id=board.get_meta(FLOW_RUN_META),

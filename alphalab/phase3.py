@@ -74,7 +74,7 @@ class Phase3Env:
         """One line for the terminal: how far the campaign is and its best result."""
         best = self.board.best(self.metric)
         shown = f"best {self.metric.name} {best.value:.6g}" if best else "no result yet"
-        return f"{len(self.board.analyzed())}/{self.config.budgets.experiments} analyzed, {shown}"
+        return f"{self.board.analyzed_count()}/{self.config.budgets.experiments} analyzed, {shown}"
 
     def exp_dir(self, exp_id: str) -> Path:
         return self.workspace.experiment(exp_id)

@@ -44,8 +44,8 @@ def emit(event: ProgressEvent) -> None:
         fn(event)
 
 
-def announce(text: str) -> None:
-    emit(ProgressEvent(phase="campaign", detail=text))
+def announce(text: str, phase: str = "campaign") -> None:
+    emit(ProgressEvent(phase=phase, detail=text))
 
 
 @contextmanager

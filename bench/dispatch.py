@@ -129,7 +129,6 @@ def work_pool(args) -> int:
         from prefect.client.orchestration import get_client
         from prefect.settings import PREFECT_API_URL, temporary_settings
 
-        from alphalab.dispatcher import Dispatcher as D
         from tasks.work_pool import WorkPoolRunner
 
         config, ws = make_workspace(tmp, budgets={"experiments": args.experiments},
@@ -141,7 +140,7 @@ def work_pool(args) -> int:
             runner = Recording(inner)
             ctx = RoleContext(config, ws, log=lambda line: None, phase="phase3")
             t0 = time.time()
-            summary = D(Phase3Env(config, ws), runner, local_roles(ctx), log=lambda line: None).run()
+            summary = Dispatcher(Phase3Env(config, ws), runner, local_roles(ctx), log=lambda line: None).run()
             pickups, starts = [], []
             with get_client(sync_client=True) as client:
                 for run_id, (submitted, _) in inner.pickups.items():

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import shlex
 import shutil
 import subprocess
 import sys
@@ -24,6 +25,7 @@ import yaml
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+from alphalab.execution import format_command  # noqa: E402
 from alphalab.manifest import Manifest  # noqa: E402
 from alphalab.results import RunResult  # noqa: E402
 from alphalab.experiment_template import TemplateExperiment, render_template_dir  # noqa: E402
@@ -61,11 +63,10 @@ def main() -> int:
     exp = ws / "experiments" / "reference"
     render_template_dir(ADAPTER / manifest.experiment.template_dir, exp, params,
                       TemplateExperiment(id="reference", name="reference", seed=0))
-    command = manifest.experiment.full_command.format(
-        python=sys.executable, exp_dir=exp, workspace=ws, mode="full", seed=0, data=corpus.out_dir,
-        harness=ws / "harness")
+    command = format_command(manifest.experiment.full_command, python=sys.executable, exp_dir=exp, workspace=ws,
+                             mode="full", seed=0, data=corpus.out_dir, harness=ws / "harness")
     print(f"command: {command}", flush=True)
-    subprocess.run(command.split(), cwd=exp, check=False)
+    subprocess.run(shlex.split(command), cwd=exp, check=False)
     result = RunResult.read(exp)
     if result is None or result.status != "ok":
         print(f"run failed: {result.error if result else 'no metrics.json'}")

@@ -72,8 +72,7 @@ class Phase3Artifacts:
         create_markdown_artifact(kanban_markdown(env.board, env.metric.name)[:MAX_CHARS], key=self.key("board"),
                                  description="experiment board")
         budget = env.config.budgets.experiments
-        used = len([e for e in env.board.select(kind="experiment")
-                    if not (e.state == "cancelled" and e.started_at is None)])
+        used = env.board.experiments_used()
         create_progress_artifact(min(100.0, 100.0 * used / budget), key=self.key("budget"),
                                  description=f"{used} of {budget} experiments")
         self._publish_milestones()

@@ -7,7 +7,7 @@ it). Model calls retry on transient provider errors only, like the role tasks.
 
 from __future__ import annotations
 
-from prefect import get_run_logger, task
+from prefect import task
 from prefect.cache_policies import NO_CACHE
 
 from alphalab import progress
@@ -17,47 +17,35 @@ from alphalab.baselines.trial import TrialOutcome, prepare
 from alphalab.campaign import load_campaign
 from alphalab.compare import WorkspaceSummary, summarize
 from alphalab.cost import UsageLedger
-from alphalab.roles.base import RoleContext
 from alphalab.roles.worker import WorkerOutcome
-from tasks.common import ROLE_TASK_OPTIONS
+from tasks.common import ROLE_TASK_OPTIONS, role_context
 
 BASELINE_TASK_OPTIONS = {**ROLE_TASK_OPTIONS, "cache_policy": NO_CACHE, "persist_result": False}
 RUN_TASK_OPTIONS = {"cache_policy": NO_CACHE, "persist_result": False}  # a failed run is a result, not a task failure
 
 
-def context(workspace: str, phase: str) -> RoleContext:
-    config, ws = load_campaign(workspace)
-    return RoleContext(config=config, workspace=ws, log=get_run_logger().info, phase=phase,
-                       ledger=UsageLedger(ws.usage_log, pricing=config.pricing))
-
-
-def announce(phase: str, text: str) -> None:
-    """A step's outcome for a terminal following the run (agent steps reach it through the role already)."""
-    progress.emit(progress.ProgressEvent(phase=phase, detail=text))
-
-
 @task(name="baseline-prepare", **RUN_TASK_OPTIONS)
 def prepare_workspace(workspace: str, phase: str, method: str) -> int:
     """Check the workspace and settle interrupted rows; returns the experiments already through the loop."""
-    ctx = context(workspace, phase)
+    ctx = role_context(workspace, phase)
     prepare(ctx, method)
     return greedy.iterations_done(ctx)
 
 
 @task(name="greedy-propose", task_run_name="greedy-propose-{n}", **BASELINE_TASK_OPTIONS)
 def greedy_propose(workspace: str, n: int, budget: int) -> GreedyStep | None:
-    step = greedy.propose(context(workspace, greedy.PHASE), n, budget)
-    announce(greedy.PHASE, f"iteration {n + 1}/{budget}: " + (f"{step.exp_id}: {step.change}" if step else
-                                                              "no untried change of the best left"))
+    step = greedy.propose(role_context(workspace, greedy.PHASE), n, budget)
+    change = f"{step.exp_id}: {step.change}" if step else "no untried change of the best left"
+    progress.announce(f"iteration {n + 1}/{budget}: {change}", phase=greedy.PHASE)
     return step
 
 
 @task(name="greedy-evaluate", task_run_name="greedy-evaluate-{exp_id}", **RUN_TASK_OPTIONS)
 def greedy_evaluate(workspace: str, exp_id: str) -> GreedyDecision:
-    d = greedy.evaluate(context(workspace, greedy.PHASE), exp_id)
+    d = greedy.evaluate(role_context(workspace, greedy.PHASE), exp_id)
     result = f"{d.outcome.value:.6g}" if d.outcome.ok else f"failed ({d.outcome.error_signature})"
-    announce(greedy.PHASE, f"{exp_id}: {result}, {'kept' if d.kept else 'reverted'}; best {d.best_id} "
-                           f"= {d.best_value}")
+    progress.announce(f"{exp_id}: {result}, {'kept' if d.kept else 'reverted'}; best {d.best_id} = {d.best_value}",
+                      phase=greedy.PHASE)
     return d
 
 
@@ -69,29 +57,29 @@ def usd_spent(workspace: str) -> float:
 
 @task(name="single-shot-start", **RUN_TASK_OPTIONS)
 def single_shot_start(workspace: str) -> str | None:
-    return single_shot.start(context(workspace, single_shot.PHASE))
+    return single_shot.start(role_context(workspace, single_shot.PHASE))
 
 
 @task(name="single-shot-implement", **BASELINE_TASK_OPTIONS)
 def single_shot_implement(workspace: str, exp_id: str) -> WorkerOutcome:
-    out = single_shot.implement(context(workspace, single_shot.PHASE), exp_id)
-    announce(single_shot.PHASE, f"{exp_id}: the call: {out.detail[:120]}")
+    out = single_shot.implement(role_context(workspace, single_shot.PHASE), exp_id)
+    progress.announce(f"{exp_id}: the call: {out.detail[:120]}", phase=single_shot.PHASE)
     return out
 
 
 @task(name="single-shot-retry", **BASELINE_TASK_OPTIONS)
 def single_shot_retry(workspace: str, exp_id: str) -> WorkerOutcome:
-    out = single_shot.retry(context(workspace, single_shot.PHASE), exp_id)
-    announce(single_shot.PHASE, f"{exp_id}: the retry: {out.detail[:120]}")
+    out = single_shot.retry(role_context(workspace, single_shot.PHASE), exp_id)
+    progress.announce(f"{exp_id}: the retry: {out.detail[:120]}", phase=single_shot.PHASE)
     return out
 
 
 @task(name="single-shot-run", **RUN_TASK_OPTIONS)
 def single_shot_run(workspace: str, exp_id: str, last_chance: bool) -> TrialOutcome:
-    o = single_shot.run(context(workspace, single_shot.PHASE), exp_id, last_chance)
+    o = single_shot.run(role_context(workspace, single_shot.PHASE), exp_id, last_chance)
     metrics = " ".join(f"{k}={v:.6g}" for k, v in o.metrics.items())
-    announce(single_shot.PHASE, f"{exp_id}: full run " + (f"ok: {metrics}" if o.ok else
-                                                          f"failed ({o.error_signature})"))
+    outcome = f"ok: {metrics}" if o.ok else f"failed ({o.error_signature})"
+    progress.announce(f"{exp_id}: full run {outcome}", phase=single_shot.PHASE)
     return o
 
 

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
-from prefect import Task
+from prefect import Task, get_run_logger
 from prefect.cache_policies import INPUTS, TASK_SOURCE
 from prefect.client.schemas.objects import TaskRun
 from prefect.states import State
 
+from alphalab.campaign import load_campaign
+from alphalab.cost import UsageLedger
 from alphalab.models.base import TransientProviderError
+from alphalab.roles.base import RoleContext
 
 ROLE_CACHE = INPUTS + TASK_SOURCE
 
@@ -30,3 +33,10 @@ ROLE_TASK_OPTIONS = dict(
     persist_result=True,
     cache_policy=ROLE_CACHE,
 )
+
+
+def role_context(workspace: str, phase: str) -> RoleContext:
+    """A role's context inside a task run: the campaign as on disk, logging to the run logger, charging its ledger."""
+    config, ws = load_campaign(workspace)
+    return RoleContext(config=config, workspace=ws, log=get_run_logger().info, phase=phase,
+                       ledger=UsageLedger(ws.usage_log, pricing=config.pricing))

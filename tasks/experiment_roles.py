@@ -8,64 +8,49 @@ Retries still cover transient provider errors only.
 
 from __future__ import annotations
 
-from typing import Callable, TypeVar
-
-from prefect import get_run_logger, task
+from prefect import task
 from prefect.cache_policies import NO_CACHE
 
-from alphalab.campaign import load_campaign
-from alphalab.cost import UsageLedger
 from alphalab.dispatcher import Phase3Roles
 from alphalab.roles import reporter, strategist, supervisor, worker
-from alphalab.roles.base import RoleContext
 from alphalab.roles.reporter import MilestoneOutcome
 from alphalab.phase3 import StrategistInput, StrategistOutput
 from alphalab.roles.supervisor import SupervisorInput, SupervisorOutcome
 from alphalab.roles.worker import WorkerOutcome
-from tasks.common import ROLE_TASK_OPTIONS
+from tasks.common import ROLE_TASK_OPTIONS, role_context
 
-T = TypeVar("T")
+PHASE = "phase3"
 PHASE3_TASK_OPTIONS = {**ROLE_TASK_OPTIONS, "cache_policy": NO_CACHE, "persist_result": False}
-
-
-def role_context(workspace: str) -> RoleContext:
-    config, ws = load_campaign(workspace)
-    return RoleContext(config=config, workspace=ws, log=get_run_logger().info, phase="phase3",
-                       ledger=UsageLedger(ws.usage_log, pricing=config.pricing))
-
-
-def _in_context(workspace: str, fn: Callable[[RoleContext], T]) -> T:
-    return fn(role_context(workspace))
 
 
 @task(name="implement", task_run_name="implement-{exp_id}", **PHASE3_TASK_OPTIONS)
 def implement_task(workspace: str, exp_id: str) -> WorkerOutcome:
-    return _in_context(workspace, lambda ctx: worker.implement(ctx, exp_id))
+    return worker.implement(role_context(workspace, PHASE), exp_id)
 
 
 @task(name="analyze", task_run_name="analyze-{exp_id}", **PHASE3_TASK_OPTIONS)
 def analyze_task(workspace: str, exp_id: str) -> WorkerOutcome:
-    return _in_context(workspace, lambda ctx: worker.analyze(ctx, exp_id))
+    return worker.analyze(role_context(workspace, PHASE), exp_id)
 
 
 @task(name="fix", task_run_name="fix-{exp_id}", **PHASE3_TASK_OPTIONS)
 def fix_task(workspace: str, exp_id: str) -> WorkerOutcome:
-    return _in_context(workspace, lambda ctx: worker.fix(ctx, exp_id))
+    return worker.fix(role_context(workspace, PHASE), exp_id)
 
 
 @task(name="strategist", task_run_name="strategist-turn-{request.turn}", **PHASE3_TASK_OPTIONS)
 def strategist_task(workspace: str, request: StrategistInput) -> StrategistOutput:
-    return _in_context(workspace, lambda ctx: strategist.run(ctx, request))
+    return strategist.run(role_context(workspace, PHASE), request)
 
 
 @task(name="supervisor", **PHASE3_TASK_OPTIONS)
 def supervisor_task(workspace: str, request: SupervisorInput) -> SupervisorOutcome:
-    return _in_context(workspace, lambda ctx: supervisor.run(ctx, request))
+    return supervisor.run(role_context(workspace, PHASE), request)
 
 
 @task(name="reporter", task_run_name="milestone-{number:03d}", **PHASE3_TASK_OPTIONS)
 def reporter_task(workspace: str, number: int) -> MilestoneOutcome:
-    return _in_context(workspace, lambda ctx: reporter.write_milestone(ctx, number))
+    return reporter.write_milestone(role_context(workspace, PHASE), number)
 
 
 def prefect_roles(workspace: str) -> Phase3Roles:

@@ -11,12 +11,10 @@ from __future__ import annotations
 
 from typing import Callable, TypeVar
 
-from prefect import get_run_logger, task
+from prefect import task
 
 from alphalab import progress
 from alphalab.adapters import ResolvedAdapter
-from alphalab.campaign import load_campaign
-from alphalab.cost import UsageLedger
 from alphalab.roles import builder, critic, customizer, explorer, generator, tester
 from alphalab.roles.base import RoleContext
 from alphalab.roles.builder import BuilderInput, BuildResult
@@ -24,7 +22,7 @@ from alphalab.roles.critic import CriticInput, Review
 from alphalab.roles.explorer import ExplorerResult
 from alphalab.roles.tester import TestReport
 from alphalab.workspace import Workspace
-from tasks.common import ROLE_TASK_OPTIONS
+from tasks.common import ROLE_TASK_OPTIONS, role_context
 
 T = TypeVar("T")
 
@@ -34,9 +32,7 @@ def campaign_key(ws: Workspace) -> str:
 
 
 def _run_role(workspace: str, phase: str, role: str, fn: Callable[[RoleContext], T]) -> T:
-    config, ws = load_campaign(workspace)
-    ctx = RoleContext(config=config, workspace=ws, log=get_run_logger().info, phase=phase,
-                      ledger=UsageLedger(ws.usage_log, pricing=config.pricing))
+    ctx = role_context(workspace, phase)
     settings = ctx.model_settings(role)
     policy = f"{settings.provider}:{settings.model}" if ctx.uses_llm(role) else "baseline policy"
     progress.emit(progress.ProgressEvent(phase=phase, role=role, cost_usd=ctx.ledger.total_usd,

@@ -116,9 +116,9 @@ class WorkPoolRunner:
         request = watched.request
         log = request.exp_dir / RUN_LOG
         tail = log.read_text(errors="replace")[-LOG_TAIL:] if log.is_file() else ""
-        result = fresh_result(request, since=watched.submitted) if run.state.is_completed() else None
-        if result is None and run.state.is_failed():
-            result = fresh_result(request, since=watched.submitted)
+        # a failed flow run may still have recorded a (failed) result; a cancelled or crashed one is not read
+        ended = run.state.is_completed() or run.state.is_failed()
+        result = fresh_result(request, since=watched.submitted) if ended else None
         watched.on_done(RunOutcome(
             exp_id=request.exp_id, attempt=request.attempt, slot=request.slot, job_id=key,
             returncode=0 if run.state.is_completed() else 1, timed_out=False,

@@ -129,11 +129,11 @@ def _reference(env: Phase3Env, n: int, space: SearchSpace) -> GreedyStep:
 
 def _propose_baseline(env: Phase3Env, n: int, best: LeaderboardEntry | None) -> GreedyStep | None:
     space = _require_policy_inputs(env)
-    start = space.reference_params()
     tried = _tried(env)
     if not tried:
         return _reference(env, n, space)
-    base = env.board.get(best.id).params if best else start  # no result yet: move away from the reference
+    # no result yet: move away from the reference
+    base = env.board.get(best.id).params if best else space.reference_params()
     seen = {config_key(e.params) for e in tried}
     found = mutate(base, space, iteration_rng(env, n), seen)
     if found is None:

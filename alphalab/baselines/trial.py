@@ -1,9 +1,8 @@
 """What both baselines share: checking the workspace is ready, labelling the board, and running one experiment's
-full evaluation through the Phase 3 runner and harness with its board transitions."""
+full evaluation through the Phase 3 runner's `execute` and the harness with its board transitions."""
 
 from __future__ import annotations
 
-import threading
 import time
 
 from pydantic import BaseModel
@@ -12,7 +11,7 @@ from alphalab.adapters import load_adapter
 from alphalab.board import PENDING, Board
 from alphalab.compare import METHOD_KEY
 from alphalab.errors import AdapterError, PhaseFailed
-from alphalab.execution import PID_FILE, LocalRunner, RunOutcome, kill_marked_group
+from alphalab.execution import PID_FILE, RunOutcome, execute, kill_marked_group
 from alphalab.phase3 import Phase3Env
 from alphalab.roles import worker
 from alphalab.roles.base import RoleContext
@@ -80,19 +79,11 @@ def debrief(env: Phase3Env, exp_id: str) -> None:
 
 
 def _run(env: Phase3Env, exp_id: str) -> RunOutcome:
+    # one run at a time, waited for: run it in this process (`execute` enforces the time limit and always returns)
     slot = env.config.execution.gpu_slots[0]
-    exp = env.board.transition(exp_id, "running", expect="queued", slot=slot, started_at=time.time(), job_id=None)
-    done = threading.Event()
-    box: list[RunOutcome] = []
-
-    def on_done(outcome: RunOutcome) -> None:
-        box.append(outcome)
-        done.set()
-
-    job_id = LocalRunner([slot]).submit(env.run_request(exp, slot), on_done)
-    env.board.update(exp_id, job_id=job_id)
-    done.wait()  # the runner enforces the time limit and always calls back
-    return box[0]
+    job_id = f"local-{exp_id}-{env.board.get(exp_id).attempts}"
+    exp = env.board.transition(exp_id, "running", expect="queued", slot=slot, started_at=time.time(), job_id=job_id)
+    return execute(env.run_request(exp, slot), job_id)
 
 
 def run_full(env: Phase3Env, exp_id: str) -> TrialOutcome:

@@ -4,12 +4,12 @@ adapter, harness, data and models). Then `alphalab compare CAMPAIGN WORKSPACE` s
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 from alphalab import progress
 from alphalab.baselines.fork import fork_workspace
 from alphalab.campaign import load_campaign
+from alphalab.commands.run import quiet_prefect_console
 from alphalab.compare import table_markdown
 
 KINDS = ("greedy", "single-shot")
@@ -30,8 +30,7 @@ def run(args) -> int:
         ws = fork_workspace(args.source, args.workspace)
         print(f"forked {ws.root} from {Path(args.source).resolve()}")
     _, ws = load_campaign(args.workspace)  # a clear error for a folder that is not a workspace
-    if not args.verbose:  # the progress lines tell the story; Prefect's INFO lines still reach its API
-        os.environ.setdefault("PREFECT_LOGGING_HANDLERS_CONSOLE_LEVEL", "WARNING")
+    quiet_prefect_console(args.verbose)
     from flows.baselines import greedy_loop, single_shot
 
     with progress.subscribed(progress.TerminalReporter()):

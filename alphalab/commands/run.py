@@ -19,7 +19,7 @@ from alphalab.errors import AlphalabError
 PHASES = (0, 1, 2, 3)
 
 
-def _quiet_prefect_console(verbose: bool) -> None:
+def quiet_prefect_console(verbose: bool) -> None:
     # the progress lines carry the story; Prefect's own INFO lines still reach the API (and its UI)
     if not verbose:
         os.environ.setdefault("PREFECT_LOGGING_HANDLERS_CONSOLE_LEVEL", "WARNING")
@@ -36,7 +36,7 @@ def start_campaign(config: str | Path, workspace: str | Path | None = None, *, s
                    verbose: bool = False):
     """Run the campaign flow in this process with live progress; the demo starts campaigns the same way."""
     load_config(config)  # a bad config fails here, before Prefect starts or anything is written
-    _quiet_prefect_console(verbose)
+    quiet_prefect_console(verbose)
     print(f"starting the campaign on {_where()}", flush=True)
     from flows.campaign import campaign
 
@@ -69,7 +69,7 @@ def phase_flow(n: int):
 def _rerun(args: argparse.Namespace) -> int:
     workspace = str(Path(args.workspace).resolve())
     load_campaign(workspace)  # a clear error for a folder that is not a campaign workspace
-    _quiet_prefect_console(args.verbose)
+    quiet_prefect_console(args.verbose)
     print(f"rerunning phase {args.phase} on {_where()}", flush=True)
     flow = phase_flow(args.phase)
     # a rerun recomputes: the role tasks' cache would otherwise replay the previous (failed) answers

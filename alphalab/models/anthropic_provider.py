@@ -60,8 +60,9 @@ def _blocks(m: Message) -> list[dict[str, Any]]:
     images = [_image_block(i) for i in m.images]
     if m.role == "tool":
         content: Any = _text_blocks(m.content) + images if images else m.content
-        result = {"type": "tool_result", "tool_use_id": m.tool_call_id or "", "content": content}
-        return [{**result, "is_error": m.is_error}]
+        return [
+            {"type": "tool_result", "tool_use_id": m.tool_call_id or "", "content": content, "is_error": m.is_error}
+        ]
     if m.role == "assistant":
         calls = [
             {"type": "tool_use", "id": c.id, "name": c.name, "input": _tool_input(c.arguments)}

@@ -24,6 +24,7 @@ from alphalab.manifest import Manifest, SearchParam
 from alphalab.phase3 import Phase3Env, StrategistInput, StrategistOutput
 from alphalab.playbook import Playbook
 from alphalab.roles.base import RoleContext
+from alphalab.roles.worker import DEBRIEF
 from alphalab.tools.board_tools import STRATEGIST_TOOLS, StrategistTurn
 from alphalab.tools.files import read_file
 from alphalab.tools.report import report_to_user
@@ -111,7 +112,7 @@ def _debriefs(env: Phase3Env, budget: int) -> tuple[str, list[str]]:
         if room < MIN_DEBRIEF_CHARS:
             squeezed.append(_one_line(e, metric))
             continue
-        path = env.exp_dir(e.id) / "debrief.md"
+        path = env.exp_dir(e.id) / DEBRIEF
         text = path.read_text().strip() if path.is_file() else "(no debrief written)"
         if len(text) > per:
             text = text[:per] + "\n[... cut; the full debrief is in the experiment folder]"

@@ -18,7 +18,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel
 
-from alphalab.board import Experiment
+from alphalab.board import Experiment, LeaderboardEntry
 from alphalab.experiment_template import TemplateExperiment, render_template_dir
 from alphalab.execution import JOB_MARKER, PID_FILE, RUN_LOG, fresh_result, kill_marked_group, recording_pid, \
     signature_from_log
@@ -73,11 +73,15 @@ def error_log(env: Phase3Env, exp: Experiment) -> str:
     return "\n".join(p for p in parts if p)
 
 
+def best_other(env: Phase3Env, exp_id: str | None) -> LeaderboardEntry | None:
+    """The leaderboard's best apart from `exp_id`: what that experiment is measured against."""
+    return next((e for e in env.board.leaderboard(env.metric) if e.id != exp_id), None)
+
+
 def best_line(env: Phase3Env, exclude: str | None = None) -> str:
-    entries = [e for e in env.board.leaderboard(env.metric) if e.id != exclude]
-    if not entries:
+    b = best_other(env, exclude)
+    if b is None:
         return "no full-evaluation result yet"
-    b = entries[0]
     return f"{b.id} {env.metric.name}={b.value:.6g} ({b.name})"
 
 
@@ -175,8 +179,7 @@ def fix(ctx: RoleContext, exp_id: str) -> WorkerOutcome:
 def debrief_markdown(env: Phase3Env, exp: Experiment) -> str:
     metric = env.metric
     value = exp.metrics.get(metric.name)
-    entries = [e for e in env.board.leaderboard(metric) if e.id != exp.id]
-    best = entries[0] if entries else None
+    best = best_other(env, exp.id)
     lines = [f"# Debrief: {exp.id}", "", "## Configuration", f"- name: {exp.name}", f"- hypothesis: {exp.hypothesis}",
              f"- spec: `{json.dumps(exp.spec, sort_keys=True)}`", f"- seed: {exp.seed}, fix attempts: {exp.attempts}",
              "", "## Result"]

@@ -73,4 +73,3 @@ def read_reference_adapter(ctx: ToolContext, adapter: str = "", file: str = "") 
     if not path.is_file() or root.resolve() not in path.parents:
         raise ToolError(f"{adapter} has no file {file!r}; it holds:\n{_listing(root)}")
     return path.read_text()
-

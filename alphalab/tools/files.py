@@ -17,7 +17,7 @@ def resolve_in_workspace(ctx: ToolContext, path: str) -> Path:
     """The real path of `path` (relative to the workspace, or absolute inside it); ToolError if it escapes."""
     root = Path(ctx.workspace).resolve()
     target = (root / path).resolve()  # follows every symlink on the way, dangling ones included
-    if target != root and not target.is_relative_to(root):
+    if not target.is_relative_to(root):  # the root itself counts as inside
         raise ToolError(f"{path!r} is outside the workspace {root}; file tools only reach files inside it")
     return target
 

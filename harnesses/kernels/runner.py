@@ -198,7 +198,7 @@ class ProblemSession:
             inputs = self.inputs(seed * 1000 + k)
             ref_out, ref_ops = self._reference_run(inputs, record=k == 0)
             saved = _clone(inputs)
-            poison_memory(self.device, _poison_bytes(self.device))
+            poison_memory(self.device)
             out, ops = self._run(model, inputs, record=k == 0 and self.settings.fallback_check)
             if k == 0 and self.settings.fallback_check:
                 used = fallback_ops(ref_ops, ops)
@@ -244,14 +244,18 @@ class ProblemSession:
         s = self.settings
         input_sets = [self.inputs(seed + i) for i in range(2)]
         eager, compiled, solution = [], [], []
+
+        def timed(fn: Any) -> float:
+            return median(self.timer.times_ms(fn, input_sets, trials, s.warmup, MIN_WINDOW_MS))
+
         for _ in range(s.repeats):
-            eager.append(median(self.timer.times_ms(self.reference, input_sets, trials, s.warmup, MIN_WINDOW_MS)))
+            eager.append(timed(self.reference))
             if self.compiled is not None and self.compile_error is None:
                 try:
-                    compiled.append(median(self.timer.times_ms(self.compiled, input_sets, trials, s.warmup, MIN_WINDOW_MS)))
+                    compiled.append(timed(self.compiled))
                 except Exception as exc:  # torch.compile failing is recorded, never fatal: it is the baseline
                     self.compile_error = _short_error(exc)
-            solution.append(median(self.timer.times_ms(model, input_sets, trials, s.warmup, MIN_WINDOW_MS)))
+            solution.append(timed(model))
             self._check_timer("timing")
         report.eager_ms_repeats, report.solution_ms_repeats = eager, solution
         report.compile_ms_repeats = compiled if self.compile_error is None else []
@@ -270,11 +274,6 @@ def _same(a: torch.Tensor, b: torch.Tensor) -> bool:
     return torch.equal(a, b) or (a.is_floating_point() and torch.allclose(a, b, rtol=0.0, atol=0.0, equal_nan=True))
 
 
-def _poison_bytes(device: torch.device) -> int:
-    # CPU mode runs small shapes; a large poison block there only costs test time
-    return 16 * 1024 * 1024 if device.type == "cpu" else 256 * 1024 * 1024
-
-
 def _short_error(exc: BaseException, limit: int = 2000) -> str:
     text = "".join(traceback.format_exception_only(type(exc), exc)).strip()
     return text[-limit:]
@@ -287,7 +286,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--settings", required=True, help="EvalSettings as JSON")
     parser.add_argument("--out", type=Path, required=True)
     args = parser.parse_args(argv)
-    settings = EvalSettings.model_validate_json(args.settings).resolved(torch.cuda.is_available())
+    settings = EvalSettings.model_validate_json(args.settings)  # ProblemSession resolves "auto"
     problem = ProblemRef(name=args.problem_file.stem, path=args.problem_file)
     report = ProblemSession(problem, settings).evaluate(args.solution)
     args.out.write_text(report.model_dump_json(indent=2))

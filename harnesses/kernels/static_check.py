@@ -53,6 +53,10 @@ class Violation(BaseModel):
         return f"{self.rule}: {self.detail}{where}"
 
 
+def _is_fallback_api(name: str) -> bool:
+    return any(name == api or name.startswith(api + ".") for api in _TORCH_FALLBACK_APIS)
+
+
 def _dotted(node: ast.AST) -> str | None:
     parts = []
     while isinstance(node, ast.Attribute):
@@ -79,7 +83,7 @@ class _Visitor(ast.NodeVisitor):
             self.flag("calls_reference", f"imports {name!r}, which holds the reference model", node)
         elif top not in ALLOWED_IMPORTS:
             self.flag("forbidden_import", f"imports {name!r} (allowed: {', '.join(sorted(ALLOWED_IMPORTS))})", node)
-        elif any(name == api or name.startswith(api + ".") for api in _TORCH_FALLBACK_APIS):
+        elif _is_fallback_api(name):
             self.flag("torch_fallback", f"imports {name!r}", node)
 
     def visit_Import(self, node: ast.Import) -> None:
@@ -97,7 +101,7 @@ class _Visitor(ast.NodeVisitor):
         self._check_module(module, node)
         for alias in node.names:
             full = f"{module}.{alias.name}"
-            if any(full == api or full.startswith(api + ".") for api in _TORCH_FALLBACK_APIS):
+            if _is_fallback_api(full):
                 self.flag("torch_fallback", f"imports {full!r}", node)
             self.module_aliases[alias.asname or alias.name] = full
 
@@ -121,7 +125,7 @@ class _Visitor(ast.NodeVisitor):
         if dotted:
             root, _, rest = dotted.partition(".")
             full = f"{self.module_aliases.get(root, root)}.{rest}" if rest else dotted
-            if any(full == api or full.startswith(api + ".") for api in _TORCH_FALLBACK_APIS):
+            if _is_fallback_api(full):
                 self.flag("torch_fallback", f"uses {full} (the work must run in the solution's own kernels)", node)
             if node.attr.startswith("__") and node.attr not in ("__init__", "__name__"):
                 self.flag("patches_library", f"reaches interpreter internals via {node.attr}", node)

@@ -16,13 +16,13 @@ import torch
 import torch.nn.functional as F
 from pydantic import BaseModel
 
+from harnesses.base.errors import EvaluationFailure
 from harnesses.speedrun.checkpoint import LoadedCheckpoint
 
 
-class EvaluationError(RuntimeError):
+class EvaluationError(EvaluationFailure):
     def __init__(self, message: str, signature: str):
-        super().__init__(message)
-        self.signature = signature
+        super().__init__(signature, message)
 
 
 class BpbScore(BaseModel):

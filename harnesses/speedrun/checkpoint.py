@@ -20,6 +20,8 @@ from typing import Any, Protocol
 
 import torch
 
+from harnesses.base.errors import EvaluationFailure
+
 CHECKPOINT_DIR = "checkpoint"
 MODEL_CODE = "model.py"
 WEIGHTS = "model.pt"
@@ -27,10 +29,9 @@ STATS = "stats.json"
 _COMPILE_PREFIX = "_orig_mod."  # what torch.compile's wrapper adds to state-dict keys
 
 
-class CheckpointError(RuntimeError):
+class CheckpointError(EvaluationFailure):
     def __init__(self, message: str, signature: str):
-        super().__init__(message)
-        self.signature = signature
+        super().__init__(signature, message)
 
 
 class Tokenizer(Protocol):

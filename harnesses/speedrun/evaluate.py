@@ -80,7 +80,7 @@ def evaluate(args: HarnessArgs) -> RunResult:
     except (CheckpointError, EvaluationError) as e:
         # with nothing saved, what train.py printed is the only clue a Worker has
         tail = f"\ntrain.py output tail:\n{run.output[-2000:]}" if e.signature == "no_checkpoint" else ""
-        raise EvaluationFailure(e.signature, f"{e}{tail}") from e
+        raise EvaluationFailure(e.signature, f"{e.message}{tail}") from e
     reported = {k: float(ckpt.stats[k]) for k in _REPORTED_STATS if isinstance(ckpt.stats.get(k), (int, float))}
     details |= {"eval_s": round(time.monotonic() - start, 3), "seq_len": ckpt.seq_len, "val_bytes": bpb.n_bytes,
                 "val_tokens": bpb.n_tokens, "val_nll_nats": bpb.nll_nats, "reported": ckpt.stats}

@@ -31,6 +31,7 @@ from pydantic import BaseModel, Field
 
 from alphalab.board import PENDING, Experiment, IllegalTransition, UnknownExperiment
 from alphalab.execution import ExperimentRunner, RunOutcome, fresh_result
+from alphalab.experiment_files import RUN_OUTPUTS
 from alphalab.phase3 import Phase3Env, StrategistInput, StrategistOutput
 from alphalab.roles import reporter, supervisor, worker
 from alphalab.roles.base import RoleContext
@@ -500,7 +501,7 @@ class Dispatcher:
         src, dst = self.env.exp_dir(exp.id), self.env.exp_dir(v.id)
         dst.mkdir(parents=True, exist_ok=True)
         if src.is_dir():
-            shutil.copytree(src, dst, dirs_exist_ok=True, ignore=shutil.ignore_patterns(*worker.RUN_OUTPUTS))
+            shutil.copytree(src, dst, dirs_exist_ok=True, ignore=shutil.ignore_patterns(*RUN_OUTPUTS))
         self.board.transition(v.id, "queued")
         self.log(f"{exp.id} is a new best: verification re-run {v.id} queued")
 

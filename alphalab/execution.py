@@ -1,4 +1,9 @@
-"""Running an experiment's full evaluation on a GPU slot, behind one protocol.
+"""Running an experiment's evaluation: the one run path (`execute`) every caller uses, for the Worker's smoke test
+and the full run alike, and the runners that put full runs on GPU slots behind one protocol.
+
+`execute` runs the manifest's harness command with the workspace as working directory (never the experiment
+folder, which would put experiment files first on the harness's `sys.path`), checks the sealed workspace harness
+first, and accepts only a result the harness wrote for this very run outside the experiment folder.
 
 A runner starts a job and reports its end through a callback, so the Dispatcher reacts at once (no polling ticks).
 `LocalRunner` runs one subprocess per slot with `CUDA_VISIBLE_DEVICES` pinned to the slot; the work-pool runner
@@ -23,12 +28,13 @@ from typing import Callable, Literal, Protocol
 
 from pydantic import BaseModel
 
-from alphalab.results import RESULT_FILE, RunResult
+from alphalab import harness_seal
+from alphalab.experiment_files import log_name, pid_name
+from alphalab.results import RunResult
 from alphalab.sandbox import run_command
+from alphalab.workspace import Workspace
 
 JOB_MARKER = "ALPHALAB_JOB"
-PID_FILE = "run.pid"
-RUN_LOG = "run.log"
 _ERROR_LINE = re.compile(r"\b([A-Z][A-Za-z]*(?:Error|Exception|Interrupt))\b")
 
 
@@ -37,9 +43,10 @@ class RunRequest(BaseModel):
     attempt: int
     mode: Literal["smoke", "full"]
     seed: int
-    slot: str
-    command: str  # already formatted; run with bash in exp_dir
+    slot: str  # "" leaves the GPUs as the caller sees them (the smoke test)
+    command: str  # already formatted; run with bash in the workspace
     exp_dir: Path
+    workspace: Path
     timeout_s: float
     # distinguishes launches of one attempt (a run re-queued after a hard stop starts again under a new launch)
     launch: str = ""
@@ -50,7 +57,19 @@ class RunRequest(BaseModel):
 
     @property
     def marker(self) -> str:
-        return f"{self.exp_id}:{self.attempt}"
+        return f"{self.exp_id}:smoke" if self.mode == "smoke" else f"{self.exp_id}:{self.attempt}"
+
+    @property
+    def result_file(self) -> Path:
+        return Workspace(self.workspace).result_file(self.exp_dir, self.mode)
+
+    @property
+    def log_file(self) -> Path:
+        return self.exp_dir / log_name(self.mode)
+
+    @property
+    def pid_file(self) -> Path:
+        return self.exp_dir / pid_name(self.mode)
 
 
 class RunOutcome(BaseModel):
@@ -112,13 +131,13 @@ def signature_from_log(text: str) -> str | None:
 
 def fresh_result(request: RunRequest, since: float) -> RunResult | None:
     """The harness's result for this very run: right mode and seed, written after the run started."""
-    path = request.exp_dir / RESULT_FILE
+    path = request.result_file
     try:
-        if path.stat().st_mtime < since - 1.0:
+        if path.lstat().st_mtime < since - 1.0:
             return None
     except FileNotFoundError:
         return None
-    result = RunResult.read(request.exp_dir)
+    result = RunResult.read_file(path)
     if result is None or result.eval_mode != request.mode or (result.seed is not None and result.seed != request.seed):
         return None
     return result
@@ -161,29 +180,50 @@ def recording_pid(command: str, pid_file: Path) -> str:
     return f"echo $$ > {shlex.quote(str(pid_file))}; exec {command}"
 
 
+def _run_env(request: RunRequest, ws: Workspace) -> dict[str, str]:
+    env = {JOB_MARKER: request.marker}
+    if request.slot:
+        env["CUDA_VISIBLE_DEVICES"] = request.slot
+    # a workspace harness (`-m harness.evaluate`) is importable through a folder holding only its link
+    root = harness_seal.import_root(ws)
+    if root is not None:
+        env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(root), os.environ.get("PYTHONPATH")]))
+    return env
+
+
 def execute(request: RunRequest, job_id: str) -> RunOutcome:
-    """Run one job to its end in this process's machine: pinned GPU, own timeout, output to `run.log`."""
+    """Run one evaluation to its end on this machine: pinned GPU, own timeout, output to the mode's log."""
     started = time.time()
-    log = request.exp_dir / RUN_LOG
-    pid_file = request.exp_dir / PID_FILE
+    ws = Workspace(request.workspace)
+
+    def outcome(returncode: int | None, output: str, result: RunResult | None = None,
+                timed_out: bool = False) -> RunOutcome:
+        return RunOutcome(exp_id=request.exp_id, attempt=request.attempt, slot=request.slot, job_id=job_id,
+                          returncode=returncode, timed_out=timed_out, started_at=started, finished_at=time.time(),
+                          output_tail=output[-4000:], result=result)
+
     try:
-        with open(log, "a", encoding="utf-8") as f:
+        # one task at a time per experiment: a process still running under this marker is a crashed campaign's
+        # leftover, which would hold a GPU and could write over this run's files
+        kill_marked_group(request.pid_file, request.marker)
+        request.result_file.unlink(missing_ok=True)
+        with open(request.log_file, "a", encoding="utf-8") as f:
             f.write(f"=== {request.mode} run, attempt {request.attempt}, seed {request.seed}, "
-                    f"slot {request.slot} ===\n")
+                    f"slot {request.slot or 'any'} ===\n")
+        tampered = harness_seal.changes(ws)
+        if tampered:
+            message = f"the sealed harness/ changed since Phase 2 accepted it: {', '.join(tampered)}"
+            return outcome(None, message, RunResult(status="failed", eval_mode=request.mode, seed=request.seed,
+                                                    error=message, error_signature="harness_tampered"))
         res = run_command(
-            recording_pid(request.command, pid_file), cwd=request.exp_dir, timeout_s=request.timeout_s,
-            output_chars=4000, log_path=log, env={"CUDA_VISIBLE_DEVICES": request.slot, JOB_MARKER: request.marker},
+            recording_pid(request.command, request.pid_file), cwd=ws.root, timeout_s=request.timeout_s,
+            output_chars=4000, log_path=request.log_file, env=_run_env(request, ws),
         )
     except Exception as e:  # an outcome must come back whatever happens, or the slot would leak
-        return RunOutcome(
-            exp_id=request.exp_id, attempt=request.attempt, slot=request.slot, job_id=job_id, returncode=None,
-            started_at=started, finished_at=time.time(), output_tail=f"runner error: {e!r}",
-        )
-    return RunOutcome(
-        exp_id=request.exp_id, attempt=request.attempt, slot=request.slot, job_id=job_id,
-        returncode=res.returncode, timed_out=res.timed_out, started_at=started, finished_at=time.time(),
-        output_tail=res.output[-4000:], result=fresh_result(request, started),
-    )
+        return outcome(None, f"runner error: {e!r}")
+    # a harness that did not end on its own (timed out, killed) vouches for nothing it left behind
+    trusted = not res.timed_out and res.returncode in (0, 1)
+    return outcome(res.returncode, res.output, fresh_result(request, started) if trusted else None, res.timed_out)
 
 
 class LocalRunner:
@@ -214,9 +254,9 @@ class LocalRunner:
         with self._lock:
             request = self._jobs.get(job_id)
         if request is not None:
-            kill_marked_group(request.exp_dir / PID_FILE, request.marker)
+            kill_marked_group(request.pid_file, request.marker)
 
     def recover(self, request: RunRequest, job_id: str | None, on_done: OnDone) -> str | None:
         # the job's output pipe and waiting thread died with the campaign: stop what is left, the run starts over
-        kill_marked_group(request.exp_dir / PID_FILE, request.marker)
+        kill_marked_group(request.pid_file, request.marker)
         return None

@@ -5,9 +5,15 @@ This schema is the contract between an adapter, its harness, Phase 3 and the bas
 
 from __future__ import annotations
 
+import re
+import string
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+PLACEHOLDERS = frozenset({"python", "workspace", "harness", "exp_dir", "mode", "seed", "data"})
+_SHELL = re.compile(r"[;&|<>`$\n\\]|(^|\s)cd(\s|$)")
+_MODULE = re.compile(r"^(harnesses\.([A-Za-z_]\w*)|harness)(\.[A-Za-z_]\w*)+$")
 
 
 class _Strict(BaseModel):
@@ -24,9 +30,11 @@ class Metric(_Strict):
 class ExperimentSpec(_Strict):
     """How one experiment is laid out and run.
 
-    Commands are format strings run with the experiment folder as working directory. Placeholders:
-    {python} (the interpreter), {workspace}, {harness} (the workspace's harness/), {exp_dir}, {mode}
-    (smoke|full), {seed}, {data} (the campaign's data path).
+    The two commands start the trusted harness, never experiment code: `{python} -P -m harnesses.<name>.<module>`
+    (a built-in harness) or `{python} -P -m harness.<module>` (the workspace's harness/), then arguments. The runner
+    runs them with the workspace as working directory, and `-P` keeps that off `sys.path`, so no file an experiment
+    or agent writes can stand in for a harness module. Placeholders: {python} (the interpreter), {workspace},
+    {harness} (the workspace's harness/), {exp_dir}, {mode} (smoke|full), {seed}, {data} (the campaign's data path).
     """
 
     entry_point: str = Field(description="the file a Worker must produce that the harness runs, e.g. strategy.py")
@@ -43,7 +51,32 @@ class ExperimentSpec(_Strict):
     def _entry_required(self) -> "ExperimentSpec":
         if self.entry_point not in self.required_files:
             raise ValueError(f"entry_point {self.entry_point!r} must be listed in required_files")
+        for name in ("smoke_command", "full_command"):
+            harness_module(name, getattr(self, name))
         return self
+
+
+def harness_module(field: str, command: str) -> str:
+    """The module a manifest command runs; ValueError naming the field when the command breaks the contract."""
+    try:
+        names = {f for _, f, _, _ in string.Formatter().parse(command) if f is not None}
+    except ValueError as e:
+        raise ValueError(f"{field}: not a valid format string: {e}") from None
+    if names - PLACEHOLDERS:
+        raise ValueError(f"{field}: unknown placeholders {sorted(names - PLACEHOLDERS)} "
+                         f"(known: {', '.join(sorted(PLACEHOLDERS))})")
+    if _SHELL.search(command):
+        raise ValueError(f"{field}: must be a single command without shell syntax (no ;, &&, |, redirections, "
+                         "$, cd): the runner runs it in the workspace")
+    tokens = command.split()
+    if tokens[:3] != ["{python}", "-P", "-m"] or len(tokens) < 4 or not _MODULE.match(tokens[3]):
+        raise ValueError(f"{field}: must start with `{{python}} -P -m harnesses.<name>.<module>` or "
+                         f"`{{python}} -P -m harness.<module>` (the trusted harness, with -P so nothing in the "
+                         f"working directory can replace it); got {command!r}")
+    missing = {"exp_dir", "mode"} - names
+    if missing:
+        raise ValueError(f"{field}: must pass {', '.join('{' + m + '}' for m in sorted(missing))} to the harness")
+    return tokens[3]
 
 
 class SearchParam(_Strict):
@@ -108,6 +141,17 @@ class Manifest(_Strict):
         primaries = [m.name for m in self.metrics if m.primary]
         if len(primaries) != 1:
             raise ValueError(f"exactly one metric must be primary (found {len(primaries)}: {primaries})")
+        return self
+
+    @model_validator(mode="after")
+    def _own_harness(self) -> "Manifest":
+        for field in ("smoke_command", "full_command"):
+            module = harness_module(field, getattr(self.experiment, field))
+            builtin = _MODULE.match(module).group(2)
+            if builtin is not None and builtin != self.harness:
+                raise ValueError(f"experiment.{field} runs the built-in harness {builtin!r}, but the manifest's "
+                                 f"`harness` is {self.harness!r}" + ("" if self.harness else
+                                                                     " (a generated domain runs `harness.<module>`)"))
         return self
 
     @property

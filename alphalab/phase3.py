@@ -97,7 +97,7 @@ class Phase3Env:
         template = spec.full_command if mode == "full" else spec.smoke_command
         return RunRequest(
             exp_id=exp.id, attempt=exp.attempts, mode=mode, seed=exp.seed if exp.seed is not None else 0, slot=slot,
-            command=self.command(template, exp, mode), exp_dir=self.exp_dir(exp.id),
+            command=self.command(template, exp, mode), exp_dir=self.exp_dir(exp.id), workspace=self.workspace.root,
             timeout_s=self.full_timeout_s() if mode == "full" else spec.smoke_time_limit_s,
             launch=f"{exp.started_at:.3f}" if exp.started_at else "",
         )

@@ -1,6 +1,8 @@
-"""The result of one evaluated experiment, as written by a trusted harness to `experiments/<id>/metrics.json`.
+"""The result of one evaluated experiment, as a trusted harness hands it to the runner.
 
-Experiment code never writes this file: the harness removes any copy before the run and writes its own after.
+It lives at `Workspace.result_file(exp_dir, mode)`, under the workspace's `.private/results/`: outside the experiment
+folder and hidden from experiment code under the sandbox. The harness writes it only after every process of the
+experiment is dead; the runner removes it before a run and accepts only a file written by that run's harness.
 """
 
 from __future__ import annotations
@@ -11,7 +13,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-RESULT_FILE = "metrics.json"
+from alphalab.workspace import Workspace
 
 
 class RunResult(BaseModel):
@@ -28,19 +30,25 @@ class RunResult(BaseModel):
     seed: int | None = None
     wall_seconds: float | None = None
 
-    def write(self, exp_dir: Path) -> Path:
-        path = Path(exp_dir) / RESULT_FILE
+    def write(self, path: Path) -> Path:
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_suffix(".tmp")
         tmp.write_text(self.model_dump_json(indent=2))
         tmp.replace(path)
         return path
 
     @classmethod
-    def read(cls, exp_dir: Path) -> "RunResult | None":
-        path = Path(exp_dir) / RESULT_FILE
-        if not path.is_file():
+    def read_file(cls, path: Path) -> "RunResult | None":
+        path = Path(path)
+        if not path.is_file() or path.is_symlink():
             return None
         try:
             return cls.model_validate(json.loads(path.read_text()))
         except (ValueError, json.JSONDecodeError):
             return None
+
+
+def read_result(workspace: Workspace, exp_dir: Path, mode: str) -> RunResult | None:
+    """The harness's last result for `exp_dir` in `mode` (no freshness check: the runner does that)."""
+    return RunResult.read_file(workspace.result_file(exp_dir, mode))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import subprocess
 from dataclasses import dataclass
@@ -115,6 +116,31 @@ class Workspace:
     def private(self) -> Path:
         """Harness-only data (held-out targets, validation sets). Never mounted for experiment code."""
         return self.root / ".private"
+
+    @property
+    def results(self) -> Path:
+        """Where harnesses hand results to the runner: outside every experiment folder, hidden with .private/."""
+        return self.private / "results"
+
+    def result_file(self, exp_dir: Path, mode: str) -> Path:
+        """The one place a harness writes the result of evaluating `exp_dir` in `mode`, and the runner reads it."""
+        exp_dir = Path(exp_dir).resolve()
+        if exp_dir.is_relative_to(self.root):
+            key = exp_dir.relative_to(self.root).as_posix().replace("/", "__")
+        else:  # a folder outside the workspace (a bench, a test): still a fixed place of its own
+            key = "ext-" + hashlib.sha256(str(exp_dir).encode()).hexdigest()[:16]
+        return self.results / key / f"{mode}.json"
+
+    @property
+    def harness_seal(self) -> Path:
+        """The hashes of harness/ taken when Phase 2 accepted it, checked before every run."""
+        return self.private / "harness_seal.json"
+
+    @property
+    def harness_import_root(self) -> Path:
+        """A folder holding only a link to harness/: what a workspace harness's command gets on sys.path, so that
+        nothing else an agent can write in the workspace (a `harnesses/` package, say) becomes importable."""
+        return self.private / "import_root"
 
     @property
     def config_copy(self) -> Path:

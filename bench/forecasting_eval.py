@@ -19,7 +19,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from alphalab.results import RunResult
+from alphalab.results import RunResult, read_result
 from alphalab.workspace import Workspace
 from harnesses.base.noise import measure_noise_floor
 from alphalab.experiment_template import TemplateExperiment, render_template_dir
@@ -39,7 +39,7 @@ def evaluate(ws: Workspace, name: str, params: dict, data: Path, seed: int = 0) 
     t0 = time.perf_counter()
     ev.main(["--experiment", str(exp), "--workspace", str(ws.root), "--data", str(data), "--mode", "full",
              "--seed", str(seed)])
-    return RunResult.read(exp), time.perf_counter() - t0
+    return read_result(ws, exp, "full"), time.perf_counter() - t0
 
 
 def traffic_shape(root: Path) -> None:

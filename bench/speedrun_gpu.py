@@ -27,7 +27,8 @@ sys.path.insert(0, str(REPO))
 
 from alphalab.execution import format_command  # noqa: E402
 from alphalab.manifest import Manifest  # noqa: E402
-from alphalab.results import RunResult  # noqa: E402
+from alphalab.results import read_result  # noqa: E402
+from alphalab.workspace import Workspace  # noqa: E402
 from alphalab.experiment_template import TemplateExperiment, render_template_dir  # noqa: E402
 from harnesses.speedrun.demo_corpus import build_demo_corpus  # noqa: E402
 
@@ -67,7 +68,7 @@ def main() -> int:
                              mode="full", seed=0, data=corpus.out_dir, harness=ws / "harness")
     print(f"command: {command}", flush=True)
     subprocess.run(shlex.split(command), cwd=exp, check=False)
-    result = RunResult.read(exp)
+    result = read_result(Workspace(ws), exp, "full")
     if result is None or result.status != "ok":
         print(f"run failed: {result.error if result else 'no metrics.json'}")
         print((exp / "run.log").read_text()[-5000:] if (exp / "run.log").is_file() else "")

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from prefect import flow, get_run_logger
 
-from alphalab import supervisor_checks
+from alphalab import harness_seal, supervisor_checks
 from alphalab.adapters import load_adapter
 from alphalab.campaign import load_campaign
 from alphalab.errors import PhaseFailed
@@ -23,6 +23,7 @@ def phase2_evaluation(workspace: str, refresh_cache: bool = False) -> TestReport
     load_adapter(ws.adapter)
     supervisor_checks.require(1, ws)  # the Builder works from Phase 1's learnings
     key = campaign_key(ws)
+    harness_seal.unseal(ws)  # the Builder is about to change harness/; it is sealed again when the phase passes
     build, critique, test = (t.with_options(refresh_cache=True) if refresh_cache else t
                              for t in (build_harness, review_harness, test_harness))
     max_rounds = config.phase2.max_rounds
@@ -45,6 +46,8 @@ def phase2_evaluation(workspace: str, refresh_cache: bool = False) -> TestReport
         raise PhaseFailed(f"Phase 2: the harness tests are not green ({report.summary}); output in "
                           f"reviews/tests.txt:\n{report.output[-3000:]}")
     supervisor_checks.require(2, ws)
+    sealed = harness_seal.seal(ws)
     ws.commit("phase 2: evaluation harness")
-    log.info(f"Phase 2 done: Critic PASS in round {review.round}; tests: {report.summary}")
+    log.info(f"Phase 2 done: Critic PASS in round {review.round}; tests: {report.summary}; "
+             f"harness/ sealed ({sealed} files)")
     return report

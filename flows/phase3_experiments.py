@@ -15,7 +15,7 @@ from prefect import flow, get_run_logger
 from prefect.input.actions import delete_flow_run_input, filter_flow_run_input
 from prefect.runtime import flow_run
 
-from alphalab import progress
+from alphalab import harness_seal, progress
 from alphalab.campaign import load_campaign
 from alphalab.config import CampaignConfig
 from alphalab.cost import UsageLedger
@@ -78,6 +78,8 @@ def phase3_experiments(workspace: str) -> Phase3Summary:
     ledger = UsageLedger(ws.usage_log, pricing=config.pricing)
     artifacts = Phase3Artifacts(env)
     report = _reporting(env, ledger, log.info)
+    if harness_seal.ensure(ws):
+        report("harness/ sealed: every run checks it against these hashes")
     dispatcher = Dispatcher(
         env, make_runner(config, str(ws.root)), prefect_roles(str(ws.root)), inbox=operator_inbox(run_id),
         usd_spent=lambda: ledger.total_usd, on_change=artifacts.publish, log=report,

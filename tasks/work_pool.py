@@ -3,7 +3,8 @@
 The slot's GPU goes in `job_variables` (`{"env": {"CUDA_VISIBLE_DEVICES": slot}}`); one Prefect worker per GPU with
 `--limit 1`. The idempotency key is the experiment id, its attempt and its launch stamp from the board, so after
 a crash of the campaign the same request finds the same flow run again (adopted) instead of starting a second one.
-Results come back through the shared workspace (`experiments/<id>/metrics.json`), written by the trusted harness.
+Results come back through the shared workspace (`Workspace.result_file`, outside the experiment folder), written by
+the trusted harness.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from prefect.client.schemas.objects import FlowRun
 from prefect.deployments import run_deployment
 from prefect.states import Cancelling
 
-from alphalab.execution import RUN_LOG, OnDone, RunOutcome, RunRequest, fresh_result
+from alphalab.execution import OnDone, RunOutcome, RunRequest, fresh_result
 
 LOG_TAIL = 4000
 
@@ -114,7 +115,7 @@ class WorkPoolRunner:
         if watched is None:
             return
         request = watched.request
-        log = request.exp_dir / RUN_LOG
+        log = request.log_file
         tail = log.read_text(errors="replace")[-LOG_TAIL:] if log.is_file() else ""
         # a failed flow run may still have recorded a (failed) result; a cancelled or crashed one is not read
         ended = run.state.is_completed() or run.state.is_failed()

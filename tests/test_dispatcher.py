@@ -258,7 +258,8 @@ def test_recovery_keeps_recorded_results_and_requeues_lost_runs(env):
         b.transition(x.id, "running", slot="0", started_at=time.time() - 5, job_id="gone")
         e.exp_dir(x.id).mkdir(parents=True, exist_ok=True)
         ids.append(x.id)
-    RunResult(status="ok", eval_mode="full", seed=42, metrics={"loss": 0.123}).write(e.exp_dir(ids[0]))
+    RunResult(status="ok", eval_mode="full", seed=42, metrics={"loss": 0.123}).write(
+        e.workspace.result_file(e.exp_dir(ids[0]), "full"))
     roles = FakeRoles(e)
     runner = FakeRunner(["0"])
     _dispatcher(e, runner, roles).run()

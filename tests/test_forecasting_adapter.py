@@ -12,7 +12,7 @@ import yaml
 
 from alphalab.adapters import COMMON_VARIABLES, ROLE_VARIABLES, load_adapter
 from alphalab.manifest import Manifest
-from alphalab.results import RunResult
+from alphalab.results import RunResult, read_result
 from alphalab.workspace import ADAPTER_FILES, Workspace
 from prompt_rendering import render_prompt
 from alphalab.experiment_template import TemplateExperiment, render_template_dir
@@ -84,7 +84,7 @@ def _evaluate_template(tmp_path, manifest, dataset, params, mode):
     render_template_dir(ADAPTER / manifest.experiment.template_dir, exp, params,
                       TemplateExperiment(id="e1", name="t", seed=0))
     code = ev.main(["--experiment", str(exp), "--workspace", str(ws.root), "--data", str(dataset), "--mode", mode])
-    return code, RunResult.read(exp)
+    return code, read_result(ws, exp, mode)
 
 
 def test_template_seasonal_naive_matches_the_baseline(tmp_path, manifest, dataset):
@@ -94,7 +94,7 @@ def test_template_seasonal_naive_matches_the_baseline(tmp_path, manifest, datase
     exp.mkdir(parents=True)
     (exp / "strategy.py").write_text("from harnesses.forecasting.baselines import SeasonalNaive168 as Strategy\n")
     ev.main(["--experiment", str(exp), "--workspace", str(ws.root), "--data", str(dataset)])
-    assert code == 0 and r.metrics == RunResult.read(exp).metrics
+    assert code == 0 and r.metrics == read_result(ws, exp, "full").metrics
 
 
 def test_template_trains_a_gluonts_model_in_smoke_mode(tmp_path, manifest, dataset):
@@ -143,7 +143,7 @@ def test_noise_floor_over_seeds_of_the_reference(tmp_path, dataset):
         "    def predict(self, contexts, h):\n"
         "        return super().predict(contexts, h) + {{ params.shift }} * {{ experiment.seed }}\n")
     floor = measure_noise_floor(ws, {"shift": 0.01}, seeds=(0, 3), data=dataset)
-    runs = [RunResult.read(ws.root / "noise_floor" / f"seed_{s}") for s in (0, 3)]
+    runs = [read_result(ws, ws.root / "noise_floor" / f"seed_{s}", "full") for s in (0, 3)]
     assert [r.seed for r in runs] == [0, 3] and all(r.eval_mode == "full" for r in runs)
     assert floor.values == [r.metrics["rmse"] for r in runs]
     assert floor.spread == pytest.approx(abs(floor.values[1] - floor.values[0])) and floor.spread > 0

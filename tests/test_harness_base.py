@@ -11,7 +11,7 @@ import pytest
 
 from alphalab.config import SandboxConfig
 from alphalab.errors import AlphalabError
-from alphalab.results import RunResult
+from alphalab.results import RunResult, read_result
 from alphalab.workspace import Workspace
 from harnesses.base import (
     EvaluationFailure, NoiseFloor, clear_result, fail, harness_main, parse_harness_args, record,
@@ -34,26 +34,43 @@ def _ok(mode="full", rmse=1.5) -> RunResult:
     return RunResult(status="ok", eval_mode=mode, metrics={"rmse": rmse}, harness="t")
 
 
-def test_record_replaces_a_forged_result(tmp_path):
-    (tmp_path / "metrics.json").write_text(_ok(rmse=0.0).model_dump_json())
-    record(tmp_path, _ok(rmse=2.5))
-    assert RunResult.read(tmp_path).metrics == {"rmse": 2.5}
+def _exp(tmp_path) -> tuple[Workspace, Path]:
+    ws = Workspace(tmp_path / "ws")
+    exp = ws.experiment("e1")
+    exp.mkdir(parents=True)
+    return ws, exp
+
+
+def test_record_writes_outside_the_experiment_folder_and_replaces_a_forged_result(tmp_path):
+    ws, exp = _exp(tmp_path)
+    path = ws.result_file(exp, "full")
+    assert not path.is_relative_to(exp) and path.is_relative_to(ws.private)
+    path.parent.mkdir(parents=True)
+    path.write_text(_ok(rmse=0.0).model_dump_json())
+    (exp / "metrics.json").write_text(_ok(rmse=0.0).model_dump_json())  # what an experiment could write
+    record(ws, exp, _ok(rmse=2.5))
+    assert read_result(ws, exp, "full").metrics == {"rmse": 2.5}
+    assert ws.result_file(exp, "smoke") != path and ws.result_file(ws.experiment("e2"), "full") != path
 
 
 def test_clear_result_removes_a_planted_directory_and_symlink(tmp_path):
-    (tmp_path / "metrics.json").mkdir()
-    clear_result(tmp_path)
-    assert not (tmp_path / "metrics.json").exists()
+    ws, exp = _exp(tmp_path)
+    path = ws.result_file(exp, "full")
+    path.mkdir(parents=True)
+    clear_result(ws, exp, "full")
+    assert not path.exists()
     target = tmp_path / "elsewhere.json"
-    target.write_text("{}")
-    (tmp_path / "metrics.json").symlink_to(target)
-    clear_result(tmp_path)
-    assert not (tmp_path / "metrics.json").exists() and target.exists()
+    target.write_text(_ok().model_dump_json())
+    path.symlink_to(target)
+    assert read_result(ws, exp, "full") is None  # a link is never read as a result
+    clear_result(ws, exp, "full")
+    assert not path.exists() and target.exists()
 
 
 def test_fail_records_mode_error_and_signature(tmp_path):
-    fail(tmp_path, "smoke", "predictions have shape (2, 3)", "prediction_shape", seed=4)
-    r = RunResult.read(tmp_path)
+    ws, exp = _exp(tmp_path)
+    fail(ws, exp, "smoke", "predictions have shape (2, 3)", "prediction_shape", seed=4)
+    r = read_result(ws, exp, "smoke")
     assert (r.status, r.eval_mode, r.error_signature, r.seed) == ("failed", "smoke", "prediction_shape", 4)
     assert "shape (2, 3)" in r.error
 
@@ -124,9 +141,8 @@ def test_cli_without_a_dataset_is_a_usage_error(tmp_path):
 
 
 def test_harness_main_records_failures_and_harness_bugs(tmp_path):
-    exp = tmp_path / "e1"
-    exp.mkdir()
-    argv = ["--experiment", str(exp), "--workspace", str(tmp_path), "--data", str(tmp_path), "--mode", "smoke"]
+    ws, exp = _exp(tmp_path)
+    argv = ["--experiment", str(exp), "--workspace", str(ws.root), "--data", str(tmp_path), "--mode", "smoke"]
 
     def clean_failure(args):
         raise EvaluationFailure("prediction_nonfinite", "3 predictions are NaN")
@@ -135,13 +151,13 @@ def test_harness_main_records_failures_and_harness_bugs(tmp_path):
         raise KeyError("oops")
 
     assert harness_main(clean_failure, argv, name="t", description="d") == 1
-    r = RunResult.read(exp)
+    r = read_result(ws, exp, "smoke")
     assert (r.status, r.eval_mode, r.error_signature, r.error) == ("failed", "smoke", "prediction_nonfinite",
                                                                     "3 predictions are NaN")
     assert harness_main(bug, argv, name="t", description="d") == 1
-    assert RunResult.read(exp).error_signature == "harness_error:KeyError"
+    assert read_result(ws, exp, "smoke").error_signature == "harness_error:KeyError"
     def good(args):
-        record(args.experiment, _ok("smoke"))
+        record(args.workspace, args.experiment, _ok("smoke"))
         return _ok("smoke")
 
     assert harness_main(good, argv, name="t", description="d") == 0

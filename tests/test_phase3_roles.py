@@ -12,6 +12,7 @@ import time
 import pytest
 
 from alphalab.execution import JOB_MARKER, recording_pid
+from alphalab.experiment_files import SMOKE_PID
 from alphalab.phase3 import Phase3Env, StrategistInput
 from alphalab.playbook import Playbook, compact, split_sections
 from alphalab.roles import reporter, strategist, supervisor, worker
@@ -133,10 +134,10 @@ def test_smoke_test_first_kills_a_crashed_campaigns_orphan_of_the_same_experimen
     exp = env.board.add("orphaned", {"params": {"x": 0.3, "kind": "a", "mode": "ok"}})
     d = env.exp_dir(exp.id)
     d.mkdir(parents=True)
-    orphan = subprocess.Popen(["bash", "-c", recording_pid("sleep 60", d / worker.SMOKE_PID)],
+    orphan = subprocess.Popen(["bash", "-c", recording_pid("sleep 60", d / SMOKE_PID)],
                               env={**os.environ, JOB_MARKER: f"{exp.id}:smoke"}, start_new_session=True)
     try:
-        pid_file, deadline = d / worker.SMOKE_PID, time.monotonic() + 10
+        pid_file, deadline = d / SMOKE_PID, time.monotonic() + 10
         while not (pid_file.exists() and pid_file.read_text().strip()):  # the orphan has started
             assert time.monotonic() < deadline
             time.sleep(0.01)

@@ -17,8 +17,8 @@ import yaml
 
 from alphalab.adapters import COMMON_VARIABLES, ROLE_VARIABLES, TEMPLATE_FILES, load_adapter
 from alphalab.manifest import Manifest
-from alphalab.results import RunResult
-from alphalab.workspace import ADAPTER_FILES
+from alphalab.results import read_result
+from alphalab.workspace import ADAPTER_FILES, Workspace
 from alphalab.experiment_template import TemplateExperiment, render_template_dir
 from prompt_rendering import render_prompt
 
@@ -132,7 +132,7 @@ def test_the_baseline_template_trains_and_is_scored_through_the_manifest_command
                           env={"PATH": "/usr/bin:/bin", "OMP_NUM_THREADS": "1",
                                "PYTHONPATH": os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")]),
                                "CUDA_VISIBLE_DEVICES": ""})
-    result = RunResult.read(exp)
+    result = read_result(Workspace(ws), exp, "smoke")
     assert result is not None and result.status == "ok", (proc.stdout, proc.stderr, result)
     assert result.eval_mode == "smoke" and result.seed == 1
     # the untrained model scores about 8 bits; how far below it gets depends on how busy the machine is

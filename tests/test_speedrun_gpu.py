@@ -11,7 +11,8 @@ import torch
 import yaml
 
 from alphalab.manifest import Manifest
-from alphalab.results import RunResult
+from alphalab.results import read_result
+from alphalab.workspace import Workspace
 from alphalab.experiment_template import TemplateExperiment, render_template_dir
 from harnesses.speedrun import toys
 from harnesses.speedrun.bpb import score
@@ -48,7 +49,7 @@ def test_the_template_trains_compiled_on_gpu_and_reports_mfu(tmp_path):
     command = manifest.experiment.smoke_command.format(
         python=sys.executable, exp_dir=exp, workspace=ws, mode="smoke", seed=0, data=corpus, harness=ws / "harness")
     subprocess.run(command.split(), cwd=exp, check=False)
-    result = RunResult.read(exp)
+    result = read_result(Workspace(ws), exp, "smoke")
     assert result is not None and result.status == "ok", result
     assert result.details["gpu"].startswith("NVIDIA")
     assert result.metrics["mfu"] > 0 and result.metrics["tokens_per_s"] > 0

@@ -12,7 +12,7 @@ import pytest
 import torch
 import yaml
 
-from alphalab.results import RunResult
+from alphalab.results import RunResult, read_result
 from alphalab.workspace import Workspace
 from harnesses.speedrun import toys
 from harnesses.speedrun.bpb import EvaluationError, check_causal, score
@@ -157,7 +157,7 @@ def _experiment(ws: Workspace, train_py: str, prepared: dict[str, Path] | None =
 
 def _evaluate(ws: Workspace, exp: Path, *extra: str) -> RunResult:
     evaluate_main(["--experiment", str(exp), "--workspace", str(ws.root), "--mode", "smoke", *extra])
-    result = RunResult.read(exp)
+    result = read_result(ws, exp, "smoke")
     assert result is not None and result.harness == "speedrun" and result.eval_mode == "smoke"
     return result
 

@@ -24,6 +24,7 @@ from pydantic import BaseModel
 from alphalab.baselines.trial import ROLE, TrialOutcome, queue_without_smoke, run_full
 from alphalab.board import Experiment, LeaderboardEntry
 from alphalab.errors import PhaseFailed
+from alphalab.experiment_files import RUN_OUTPUTS
 from alphalab.manifest import SearchParam, SearchSpace
 from alphalab.phase3 import Phase3Env
 from alphalab.roles.base import RoleContext
@@ -181,7 +182,7 @@ def _propose_llm(ctx: RoleContext, env: Phase3Env, n: int, budget: int, best: Le
     exp = _row(env, n, f"greedy edit {n + 1}", {"change": "(agent working)"}, best.id if best else None)
     if best is not None:
         shutil.copytree(env.exp_dir(best.id), env.exp_dir(exp.id), dirs_exist_ok=True,
-                        ignore=shutil.ignore_patterns(*worker.RUN_OUTPUTS))
+                        ignore=shutil.ignore_patterns(*RUN_OUTPUTS))
     view = ExperimentView(**exp.model_dump(include=set(ExperimentView.model_fields)))
     variables = dict(task="implement", experiment=view, exp_dir=str(env.exp_dir(exp.id)), error_log="",
                      metrics=str(best.metrics) if best else "", best=best_line(env))

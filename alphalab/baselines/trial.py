@@ -7,11 +7,13 @@ import time
 
 from pydantic import BaseModel
 
+from alphalab import harness_seal
 from alphalab.adapters import load_adapter
 from alphalab.board import PENDING, Board
 from alphalab.compare import METHOD_KEY
 from alphalab.errors import AdapterError, PhaseFailed
-from alphalab.execution import PID_FILE, RunOutcome, execute, kill_marked_group
+from alphalab.experiment_files import DEBRIEF
+from alphalab.execution import RunOutcome, execute, kill_marked_group
 from alphalab.phase3 import Phase3Env
 from alphalab.roles import worker
 from alphalab.roles.base import RoleContext
@@ -48,12 +50,14 @@ def prepare(ctx: RoleContext, method: str) -> Phase3Env:
         raise PhaseFailed(f"{method}: {ws.root} is not ready: run Phases 0-2 first (`alphalab run CONFIG "
                           "--stop-after 2`, then `alphalab baseline ... --from` that workspace):\n"
                           + "\n".join(f"  - {p}" for p in problems))
+    harness_seal.ensure(ws)
     env = Phase3Env(ctx.config, ws)
     label = f"{method} ({policy_label(ctx)})"
     env.board.set_meta(METHOD_KEY, label)
     for exp in env.board.select(*PENDING, "running", kind="experiment"):
         # a run that outlived the crashed flow would still hold its slot
-        kill_marked_group(env.exp_dir(exp.id) / PID_FILE, env.run_request(exp, slot="").marker)
+        request = env.run_request(exp, slot="")
+        kill_marked_group(request.pid_file, request.marker)
         env.board.cancel(exp.id, f"interrupted before its result; {method} resumed")
     for exp in env.board.select("failed", kind="experiment"):
         env.board.transition(exp.id, "dead", note=f"{exp.note}; {method} resumed".strip("; "))
@@ -73,7 +77,7 @@ def queue_without_smoke(board: Board, exp_id: str, reason: str) -> None:
 def debrief(env: Phase3Env, exp_id: str) -> None:
     """A templated debrief (no model call), then analyzed -> done: the result enters the leaderboard."""
     exp = env.board.get(exp_id)
-    (env.exp_dir(exp_id) / worker.DEBRIEF).write_text(worker.debrief_markdown(env, exp))
+    (env.exp_dir(exp_id) / DEBRIEF).write_text(worker.debrief_markdown(env, exp))
     env.board.transition(exp_id, "analyzed")
     env.board.transition(exp_id, "done")
 

@@ -24,7 +24,7 @@ from alphalab.manifest import Manifest, SearchParam
 from alphalab.phase3 import Phase3Env, StrategistInput, StrategistOutput
 from alphalab.playbook import Playbook
 from alphalab.roles.base import RoleContext
-from alphalab.roles.worker import DEBRIEF
+from alphalab.experiment_files import DEBRIEF
 from alphalab.tools.board_tools import STRATEGIST_TOOLS, StrategistTurn
 from alphalab.tools.files import read_file
 from alphalab.tools.report import report_to_user

@@ -12,7 +12,6 @@ overrides once, then gives up.
 from __future__ import annotations
 
 import json
-import time
 from pathlib import Path
 from typing import Any, Literal
 
@@ -20,19 +19,12 @@ from pydantic import BaseModel
 
 from alphalab.board import Experiment, LeaderboardEntry
 from alphalab.experiment_template import TemplateExperiment, render_template_dir
-from alphalab.execution import JOB_MARKER, PID_FILE, RUN_LOG, fresh_result, kill_marked_group, recording_pid, \
-    signature_from_log
-from alphalab.results import RESULT_FILE
+from alphalab.execution import execute
+from alphalab.experiment_files import DEBRIEF, RUN_LOG, SMOKE_LOG
 from alphalab.phase3 import Phase3Env
 from alphalab.roles.base import RoleContext
-from alphalab.sandbox import run_command
 
 TEMPLATE = "phase3_worker.md"
-DEBRIEF = "debrief.md"
-SMOKE_LOG = "smoke.log"
-SMOKE_PID = "smoke.pid"
-# what a run leaves in an experiment folder: never copied into a derived experiment
-RUN_OUTPUTS = (RESULT_FILE, "metrics.tmp", RUN_LOG, PID_FILE, SMOKE_LOG, SMOKE_PID, DEBRIEF, "__pycache__")
 ERROR_LOG_CHARS = 4000
 
 
@@ -93,22 +85,12 @@ def smoke_test(env: Phase3Env, exp: Experiment, task: Literal["implement", "fix"
     if missing:
         return WorkerOutcome(exp_id=exp.id, task=task, ok=False, error_signature="missing-files",
                              detail=f"required files missing: {missing}")
-    request = env.run_request(exp, slot="", mode="smoke")
-    marker = f"{exp.id}:smoke"
-    # the Dispatcher gives an experiment one task at a time, so a smoke test still running here is the orphan of a
-    # crashed campaign: it would hold a GPU and could write its result over this one's
-    kill_marked_group(d / SMOKE_PID, marker)
-    started = time.time()
-    res = run_command(recording_pid(request.command, d / SMOKE_PID), cwd=d, timeout_s=request.timeout_s,
-                      output_chars=ERROR_LOG_CHARS, log_path=d / SMOKE_LOG, env={JOB_MARKER: marker})
-    result = fresh_result(request, started)
-    failed_result = result is not None and result.status != "ok"
-    if res.returncode == 0 and not failed_result:
+    # the same run path as the full run: only a result the harness recorded for this smoke run passes it
+    outcome = execute(env.run_request(exp, slot="", mode="smoke"), job_id=f"smoke-{exp.id}-{exp.attempts}")
+    if outcome.ok:
         return WorkerOutcome(exp_id=exp.id, task=task, ok=True, detail="smoke test passed")
-    signature = ("timeout" if res.timed_out else (result.error_signature if result and result.error_signature
-                                                   else signature_from_log(res.output) or f"exit-{res.returncode}"))
-    return WorkerOutcome(exp_id=exp.id, task=task, ok=False, error_signature=signature,
-                         detail=(result.error if result and result.error else res.output)[-ERROR_LOG_CHARS:])
+    return WorkerOutcome(exp_id=exp.id, task=task, ok=False, error_signature=outcome.error_signature,
+                         detail=outcome.error[-ERROR_LOG_CHARS:])
 
 
 # ---- rendering the experiment template (baseline implement and fix) --------------------------------------------------

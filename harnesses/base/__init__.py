@@ -6,7 +6,7 @@ A domain harness supplies only the domain parts (data split, metric functions); 
     from harnesses.base import run_experiment_process
 
     def evaluate(args: HarnessArgs) -> RunResult:
-        clear_result(args.experiment)                      # a metrics.json the experiment left is never trusted
+        clear_result(args.workspace, args.experiment, args.mode)   # no earlier result survives this run
         inputs = prepare_inputs(args)                       # what the experiment may see (no targets)
         proc = run_experiment_process([sys.executable, "train.py"], exp_dir=args.experiment,
                                       workspace=args.workspace, timeout_s=600, sandbox=args.sandbox,
@@ -15,7 +15,7 @@ A domain harness supplies only the domain parts (data split, metric functions); 
             raise EvaluationFailure("experiment_error", proc.output[-2000:])
         metrics = score(args.experiment / "predictions.npy", targets_in(args.workspace.private))
         result = RunResult(status="ok", eval_mode=args.mode, metrics=metrics, seed=args.seed)
-        record(args.experiment, result)
+        record(args.workspace, args.experiment, result)  # outside the experiment folder, after its processes died
         return result
 
     if __name__ == "__main__":

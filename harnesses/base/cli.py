@@ -1,7 +1,7 @@
 """The command line every harness entry point shares, so every domain's `evaluate.py` is called the same way:
 
     python -m harnesses.<domain>.evaluate --experiment EXP_DIR --workspace WS --mode smoke|full [--seed N]
-                                          [--data PATH] [--sandbox none|bwrap]
+                                          [--data PATH] [--sandbox auto|none|bwrap]
 
 `--data` defaults to the campaign's `data_path` and `--sandbox` to its `sandbox.mode`, both read from the workspace's
 copy of the campaign config (`WS/campaign.yaml`).
@@ -45,8 +45,8 @@ def harness_parser(description: str) -> argparse.ArgumentParser:
     p.add_argument("--mode", choices=("smoke", "full"), default="full")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--data", type=Path, default=None, help="dataset path (default: data_path of WS/campaign.yaml)")
-    p.add_argument("--sandbox", choices=("none", "bwrap"), default=None,
-                   help="default: sandbox.mode of WS/campaign.yaml, else none")
+    p.add_argument("--sandbox", choices=("auto", "none", "bwrap"), default=None,
+                   help="default: sandbox.mode of WS/campaign.yaml, else auto (bubblewrap wherever it works)")
     return p
 
 
@@ -87,11 +87,11 @@ def harness_main(
     try:
         result = evaluate(args)
     except EvaluationFailure as e:
-        result = fail(args.experiment, args.mode, e.message, e.signature, harness=name, seed=args.seed,
+        result = fail(args.workspace, args.experiment, args.mode, e.message, e.signature, harness=name, seed=args.seed,
                       wall_seconds=round(time.monotonic() - start, 3))
     except Exception as e:  # a harness bug must still leave a failed result, never a stale one
         traceback.print_exc()
-        result = fail(args.experiment, args.mode, f"harness error: {type(e).__name__}: {e}",
+        result = fail(args.workspace, args.experiment, args.mode, f"harness error: {type(e).__name__}: {e}",
                       f"harness_error:{type(e).__name__}", harness=name, seed=args.seed,
                       wall_seconds=round(time.monotonic() - start, 3))
     print(f"{name}: {result.status} ({result.eval_mode})" + (f": {result.error}" if result.error else "")

@@ -13,10 +13,9 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from alphalab.config import SandboxConfig
+from alphalab.experiment_files import RUN_LOG
 from alphalab.sandbox import CommandResult, run_command
 from alphalab.workspace import Workspace
-
-RUN_LOG = "run.log"
 
 
 def run_experiment_process(

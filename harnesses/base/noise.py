@@ -7,7 +7,6 @@ reads its `spread` and flags leaderboard gains smaller than it. Works for any do
 
 from __future__ import annotations
 
-import shlex
 import statistics
 import sys
 from collections.abc import Sequence
@@ -61,8 +60,7 @@ def evaluate_params(workspace: Workspace, params: dict, exp_dir: Path, *, seed: 
     `data` defaults to the data_path of `WS/campaign.yaml`. A run that leaves no result is a failed RunResult.
     """
     from alphalab.adapters import load_adapter
-    from alphalab.execution import format_command
-    from alphalab.sandbox import run_command
+    from alphalab.execution import RunRequest, execute, format_command
     from harnesses.base.cli import load_campaign
     from alphalab.experiment_template import TemplateExperiment, render_template_dir
 
@@ -80,10 +78,12 @@ def evaluate_params(workspace: Workspace, params: dict, exp_dir: Path, *, seed: 
                       TemplateExperiment(id=Path(exp_dir).name, name=label, seed=seed))
     cmd = format_command(spec.full_command, python=sys.executable, workspace=workspace.root,
                          harness=workspace.harness, exp_dir=exp_dir, mode="full", seed=seed, data=Path(data).resolve())
-    # the harness is trusted code: it sandboxes the experiment itself
-    proc = run_command(shlex.split(cmd), cwd=exp_dir, timeout_s=limit, log_path=exp_dir / "harness.log")
-    return RunResult.read(exp_dir) or RunResult(
-        status="failed", eval_mode="full", error=f"no result (exit {proc.returncode}): {proc.output[-2000:]}")
+    # the one run path of every evaluation: the harness sandboxes the experiment itself
+    request = RunRequest(exp_id=Path(exp_dir).name, attempt=0, mode="full", seed=seed, slot="", command=cmd,
+                         exp_dir=exp_dir, workspace=workspace.root, timeout_s=limit)
+    outcome = execute(request, job_id=f"{label}-seed-{seed}")
+    return outcome.result or RunResult(
+        status="failed", eval_mode="full", error=f"no result (exit {outcome.returncode}): {outcome.error}")
 
 
 def measure_noise_floor(

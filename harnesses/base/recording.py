@@ -1,7 +1,8 @@
 """Writing the result of an evaluation. Only the harness process calls these; experiment code never does.
 
-`clear_result` runs before the experiment (a stale or forged metrics.json must not survive) and `record` clears again
-before writing, so a file the experiment wrote during its run is replaced by the harness's own.
+The result goes to `Workspace.result_file(exp_dir, mode)`, outside the experiment folder (see alphalab/results.py).
+`clear_result` runs before the experiment, and `record` replaces whatever is there, so a file planted under the
+result's name (a symlink, a folder) never survives a run.
 """
 
 from __future__ import annotations
@@ -10,26 +11,26 @@ import shutil
 from pathlib import Path
 from typing import Any, Literal
 
-from alphalab.results import RESULT_FILE, RunResult
+from alphalab.results import RunResult
+from alphalab.workspace import Workspace
 
 
-def clear_result(exp_dir: Path) -> None:
-    exp_dir = Path(exp_dir)
-    for name in (RESULT_FILE, Path(RESULT_FILE).with_suffix(".tmp").name):
-        path = exp_dir / name
-        # a directory or symlink planted under the result's name must go as well
-        if path.is_symlink() or path.is_file():
-            path.unlink()
-        elif path.is_dir():
-            shutil.rmtree(path)
+def clear_result(workspace: Workspace, exp_dir: Path, mode: str) -> None:
+    path = workspace.result_file(exp_dir, mode)
+    for p in (path, path.with_suffix(".tmp")):
+        if p.is_symlink() or p.is_file():
+            p.unlink()
+        elif p.is_dir():
+            shutil.rmtree(p)
 
 
-def record(exp_dir: Path, result: RunResult) -> Path:
-    clear_result(exp_dir)
-    return result.write(Path(exp_dir))
+def record(workspace: Workspace, exp_dir: Path, result: RunResult) -> Path:
+    clear_result(workspace, exp_dir, result.eval_mode)
+    return result.write(workspace.result_file(exp_dir, result.eval_mode))
 
 
 def fail(
+    workspace: Workspace,
     exp_dir: Path,
     mode: Literal["smoke", "full"],
     error: str,
@@ -44,5 +45,5 @@ def fail(
         status="failed", eval_mode=mode, error=error, error_signature=signature, harness=harness, seed=seed,
         wall_seconds=wall_seconds, details=details or {},
     )
-    record(exp_dir, result)
+    record(workspace, exp_dir, result)
     return result

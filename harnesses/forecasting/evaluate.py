@@ -5,8 +5,8 @@
 
 The dataset is `--data`, else the `data_path` of `WS/campaign.yaml`. The harness prepares the split once into
 `WS/.private/` (targets included), runs the Strategy in its own process (see `protocol.py`) with the dataset folder
-and `.private/` hidden under bwrap, computes RMSE (primary), MAE, MASE and the per-horizon RMSE itself, and writes
-`EXP_DIR/metrics.json`. Smoke mode: the first few series, their last window, `mode="smoke"` for short training.
+and `.private/` hidden under bwrap, computes RMSE (primary), MAE, MASE and the per-horizon RMSE itself, and records
+the result outside the experiment folder (harnesses.base.record). Smoke mode: the first few series, their last window, `mode="smoke"` for short training.
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ from pathlib import Path
 import numpy as np
 import yaml
 
+from alphalab.experiment_files import IO_DIR
 from alphalab.manifest import Manifest
 from alphalab.results import RunResult
 from alphalab.sandbox import CommandResult
@@ -37,7 +38,6 @@ from harnesses.forecasting.strategy import RunSettings
 
 NAME = "forecasting"
 ENTRY_POINT = "strategy.py"
-IO_DIR = "_io"
 SMOKE_SERIES = 8
 DEFAULT_SEASONALITY = 24
 DEFAULT_LIMITS = {"smoke": 300.0, "full": 3600.0}
@@ -144,7 +144,7 @@ def _check_instance_count(args: HarnessArgs, data: ForecastData, evaluated: int,
 
 def evaluate(args: HarnessArgs) -> RunResult:
     start = time.monotonic()
-    clear_result(args.experiment)
+    clear_result(args.workspace, args.experiment, args.mode)
     if not (args.experiment / ENTRY_POINT).is_file():
         raise EvaluationFailure("missing_entry_point", f"{args.experiment / ENTRY_POINT} does not exist")
     manifest = _manifest(args)
@@ -167,7 +167,7 @@ def evaluate(args: HarnessArgs) -> RunResult:
                  "seasonality": season, "dataset": data.meta.model_dump(), "strategy_seconds": proc.wall_seconds},
         harness=NAME, seed=args.seed, wall_seconds=round(time.monotonic() - start, 3),
     )
-    record(args.experiment, result)
+    record(args.workspace, args.experiment, result)
     return result
 
 

@@ -51,7 +51,7 @@ def evaluate(args: HarnessArgs) -> RunResult:
         raise EvaluationFailure("data_split_error", str(e)) from e
 
     ckpt_dir = exp_dir / CHECKPOINT_DIR
-    clear_result(exp_dir)
+    clear_result(args.workspace, exp_dir, args.mode)
     shutil.rmtree(ckpt_dir, ignore_errors=True)  # only a model saved by this run may be scored
     budget = settings.budget(args.mode)
     run = run_experiment_process(
@@ -88,7 +88,7 @@ def evaluate(args: HarnessArgs) -> RunResult:
         status="ok", eval_mode=args.mode, harness=NAME, seed=args.seed, wall_seconds=run.wall_seconds,
         metrics={"val_bpb": bpb.val_bpb, "params": float(ckpt.n_params), **reported}, details=details,
     )
-    record(exp_dir, result)
+    record(args.workspace, exp_dir, result)
     return result
 
 

@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from alphalab.results import RunResult
+from alphalab.results import RunResult, read_result
 from alphalab.workspace import Workspace
 from harnesses.forecasting import evaluate as ev
 from harnesses.forecasting.data import load_dataset
@@ -42,7 +42,7 @@ def _experiment(ws: Workspace, name: str, code: str) -> Path:
 def _run(ws, exp, data, mode="full", sandbox="none", seed=0) -> tuple[int, RunResult]:
     code = ev.main(["--experiment", str(exp), "--workspace", str(ws.root), "--data", str(data), "--mode", mode,
                     "--sandbox", sandbox, "--seed", str(seed)])
-    return code, RunResult.read(exp)
+    return code, read_result(ws, exp, mode)
 
 
 def _hand_entries(data: Path) -> list[np.ndarray]:
@@ -160,7 +160,7 @@ def test_instance_count_is_checked_against_the_campaign(dataset, ws):
                               "domain_options: {expected_instances: 6034}\n")
     exp = _experiment(ws, "count", "from harnesses.forecasting.baselines import Naive as Strategy\n")
     code = ev.main(["--experiment", str(exp), "--workspace", str(ws.root)])
-    r = RunResult.read(exp)
+    r = read_result(ws, exp, "full")
     assert code == 1 and r.error_signature == "instance_count"
     assert f"evaluated {N_SERIES * WINDOWS} instances, expected 6034 (the campaign's expected_instances)" in r.error
 

@@ -1,0 +1,29 @@
+"""Every file the trusted side keeps in an experiment folder, named once.
+
+An experiment folder (`experiments/<id>/`) holds the experiment's own code (the manifest's `required_files`) plus
+what running it leaves behind. None of these files is trusted: experiment code can write all of them. The result a
+harness computes is not among them; it lives outside the folder (`Workspace.result_file`).
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+Mode = Literal["smoke", "full"]
+
+RUN_LOG = "run.log"  # the full run's output, every attempt appended after a header line
+SMOKE_LOG = "smoke.log"
+RUN_PID = "run.pid"  # the process group of a run in flight, so a crashed campaign's leftover can be killed
+SMOKE_PID = "smoke.pid"
+DEBRIEF = "debrief.md"
+IO_DIR = "_io"  # a harness's exchange folder with the experiment process, removed after each run
+# what a run leaves behind: never copied into a derived experiment
+RUN_OUTPUTS = (RUN_LOG, SMOKE_LOG, RUN_PID, SMOKE_PID, DEBRIEF, IO_DIR, "__pycache__")
+
+
+def log_name(mode: Mode) -> str:
+    return RUN_LOG if mode == "full" else SMOKE_LOG
+
+
+def pid_name(mode: Mode) -> str:
+    return RUN_PID if mode == "full" else SMOKE_PID

@@ -1,0 +1,80 @@
+"""The workspace harness, sealed when Phase 2 accepts it.
+
+A generated domain's harness lives in the workspace (`harness/`), where agents with a shell could change it. When
+Phase 2 passes, the hash of every file there is recorded under `.private/` (hidden from experiment code under the
+sandbox); before every run `execute` compares, and a run over a changed, added or removed file fails as
+`harness_tampered`. Under bwrap, Phase 3 agents and experiments also see `harness/` read-only.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from pathlib import Path
+
+from alphalab.workspace import Workspace
+
+
+def _hashes(ws: Workspace) -> dict[str, str]:
+    if not ws.harness.is_dir():
+        return {}
+    out = {}
+    for path in sorted(ws.harness.rglob("*")):
+        rel = path.relative_to(ws.harness)
+        # caches Python and pytest write while the harness runs are not the harness
+        if any(part == "__pycache__" or part.startswith(".") for part in rel.parts) or path.is_dir():
+            continue
+        out[rel.as_posix()] = hashlib.sha256(path.read_bytes()).hexdigest() if path.is_file() else "not-a-file"
+    return out
+
+
+def seal(ws: Workspace) -> int:
+    """Record the harness as accepted; returns the number of files sealed."""
+    hashes = _hashes(ws)
+    ws.harness_seal.parent.mkdir(parents=True, exist_ok=True)
+    ws.harness_seal.write_text(json.dumps(hashes, indent=1, sort_keys=True))
+    return len(hashes)
+
+
+def ensure(ws: Workspace) -> bool:
+    """Seal the harness experiments are about to run with, unless Phase 2 did (a workspace set up by hand).
+    True when it sealed now."""
+    if ws.harness_seal.exists():
+        return False
+    seal(ws)
+    return True
+
+
+def unseal(ws: Workspace) -> None:
+    """Phase 2 is about to change the harness: nothing to check against until it passes again."""
+    ws.harness_seal.unlink(missing_ok=True)
+
+
+def changes(ws: Workspace) -> list[str]:
+    """What differs from the seal (`changed: f`, `added: f`, `removed: f`); empty when it matches or none exists."""
+    try:
+        sealed = json.loads(ws.harness_seal.read_text())
+    except FileNotFoundError:
+        return []
+    except ValueError:
+        return ["the seal itself is unreadable"]
+    now = _hashes(ws)
+    return ([f"changed: {f}" for f in sorted(sealed) if f in now and now[f] != sealed[f]]
+            + [f"added: {f}" for f in sorted(set(now) - set(sealed))]
+            + [f"removed: {f}" for f in sorted(set(sealed) - set(now))])
+
+
+def import_root(ws: Workspace) -> Path | None:
+    """A folder whose only entry links to harness/, for a workspace harness's `sys.path`; None without harness/."""
+    if not ws.harness.is_dir():
+        return None
+    root = ws.harness_import_root
+    link = root / "harness"
+    if not link.is_symlink():
+        root.mkdir(parents=True, exist_ok=True)
+        try:
+            os.symlink(ws.harness, link, target_is_directory=True)
+        except FileExistsError:  # another slot's run made it first
+            pass
+    return root

@@ -96,6 +96,9 @@ class RunOutcome(BaseModel):
             return "timeout"
         if self.result is not None and self.result.error_signature:
             return self.result.error_signature
+        killed = killed_by(self.returncode)
+        if killed:
+            return f"harness_killed:{killed}"
         return signature_from_log(self.output_tail) or (
             "no-result" if self.returncode == 0 else f"exit-{self.returncode}")
 
@@ -121,6 +124,17 @@ class ExperimentRunner(Protocol):
     def recover(self, request: RunRequest, job_id: str | None, on_done: OnDone) -> str | None:
         """After a crash: the id of the job when the runner adopted it (on_done fires later; `job_id` is None when
         the crash came before it was recorded); None when the job is gone (and anything left of it was stopped)."""
+
+
+def killed_by(returncode: int | None) -> str | None:
+    """The signal that ended a process, from its exit status (negative from Popen, 128+N through a shell)."""
+    if returncode is None or 0 <= returncode <= 128:
+        return None
+    number = -returncode if returncode < 0 else returncode - 128
+    try:
+        return signal.Signals(number).name
+    except ValueError:
+        return None
 
 
 def signature_from_log(text: str) -> str | None:

@@ -1,9 +1,10 @@
-"""The workspace harness, sealed when Phase 2 accepts it.
+"""The evaluation, sealed when Phase 2 accepts it: the workspace harness and the adapter's manifest.
 
-A generated domain's harness lives in the workspace (`harness/`), where agents with a shell could change it. When
-Phase 2 passes, the hash of every file there is recorded under `.private/` (hidden from experiment code under the
+A generated domain's harness lives in the workspace (`harness/`), and the manifest (`adapter/manifest.yaml`) says
+which command evaluates and which way the primary metric ranks; agents with a shell could change either. When
+Phase 2 passes, the hash of every such file is recorded under `.private/` (hidden from experiment code under the
 sandbox); before every run `execute` compares, and a run over a changed, added or removed file fails as
-`harness_tampered`. Under bwrap, Phase 3 agents and experiments also see `harness/` read-only.
+`harness_tampered`. Under bwrap, Phase 3 agents and experiments also see them read-only.
 """
 
 from __future__ import annotations
@@ -16,16 +17,21 @@ from pathlib import Path
 from alphalab.workspace import Workspace
 
 
+def sealed_paths(ws: Workspace) -> list[Path]:
+    """What the seal covers; Phase 3 agents and experiments get these read-only under bwrap."""
+    return [ws.harness, ws.adapter / "manifest.yaml"]
+
+
 def _hashes(ws: Workspace) -> dict[str, str]:
-    if not ws.harness.is_dir():
-        return {}
+    files = [ws.adapter / "manifest.yaml"] + (sorted(ws.harness.rglob("*")) if ws.harness.is_dir() else [])
     out = {}
-    for path in sorted(ws.harness.rglob("*")):
-        rel = path.relative_to(ws.harness)
+    for path in files:
+        rel = path.relative_to(ws.root)
         # caches Python and pytest write while the harness runs are not the harness
         if any(part == "__pycache__" or part.startswith(".") for part in rel.parts) or path.is_dir():
             continue
-        out[rel.as_posix()] = hashlib.sha256(path.read_bytes()).hexdigest() if path.is_file() else "not-a-file"
+        if path.is_file() or path.is_symlink():
+            out[rel.as_posix()] = hashlib.sha256(path.read_bytes()).hexdigest() if path.is_file() else "not-a-file"
     return out
 
 

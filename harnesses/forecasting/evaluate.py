@@ -102,7 +102,8 @@ def _run_strategy(args: HarnessArgs, data: ForecastData, rounds: list[np.ndarray
     series = np.unique(np.concatenate([data.inst_series[r] for r in rounds]))
     channel = HarnessChannel(io_dir, data, series, settings, len(rounds))
     channel.reveal(0, rounds[0], rounds[1:])
-    argv = [sys.executable, "-m", "harnesses.forecasting.runner", "--io", str(io_dir),
+    # -P: the runner's own modules come from the installed harness, not from files in the experiment folder
+    argv = [sys.executable, "-P", "-m", "harnesses.forecasting.runner", "--io", str(io_dir),
             "--strategy", str(exp_dir / ENTRY_POINT)]
     # the dataset folder holds the test split (the targets): hidden from the strategy along with .private/
     hidden = [resolve_dataset(args.data), Path(args.data).resolve()]

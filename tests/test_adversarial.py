@@ -1,0 +1,56 @@
+"""The adversarial suite: every hostile experiment in `harnesses/<domain>/adversarial/` goes through the real Phase 3
+path in each sandbox mode its case names, and must end dead with the named reason of the defence that stopped it,
+never on the leaderboard. The kernel cases live in tests/test_kernels_adversarial.py (they need the kernel runner).
+"""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+from pathlib import Path
+
+import pytest
+
+from fixtures.adversarial import cases, check, load_case, run_case
+from harnesses.forecasting.layout import generate_dataset
+
+needs_bwrap = pytest.mark.skipif(shutil.which("bwrap") is None, reason="bubblewrap is not installed")
+
+
+@pytest.fixture(scope="module")
+def outside_tmp():
+    """Workspaces outside /tmp: bwrap gives the sandbox a private /tmp, so hiding must be shown elsewhere."""
+    path = Path(tempfile.mkdtemp(dir="/var/tmp", prefix="alphalab-redteam-"))
+    yield path
+    shutil.rmtree(path, ignore_errors=True)
+
+
+@pytest.fixture(scope="module")
+def series(outside_tmp):
+    return generate_dataset(outside_tmp / "data", n_series=4, length=24 * 30, windows=2)
+
+
+def _params(domain_dir: str) -> list:
+    out = []
+    for folder in cases(domain_dir):
+        for mode in load_case(folder).modes:
+            marks = [needs_bwrap] if mode != "none" else []
+            out.append(pytest.param(folder, mode, id=f"{folder.name}-{mode}", marks=marks))
+    return out
+
+
+@pytest.mark.parametrize("folder, sandbox", _params("forecasting"))
+def test_forecasting_attack_is_stopped(folder, sandbox, series, outside_tmp):
+    case = load_case(folder)
+    verdict = run_case(folder, outside_tmp / f"{folder.name}-{sandbox}", domain="time_series",
+                       harness="forecasting", data=series, sandbox=sandbox)
+    check(case, verdict, sandbox)
+
+
+def test_read_targets_is_a_real_leak_without_the_sandbox(series, outside_tmp):
+    """The control for the read_targets case: with `sandbox.mode: none` (what the start-up warning describes) the
+    same experiment forecasts with the true values, so what stops it under bwrap is the sandbox alone."""
+    folder = next(f for f in cases("forecasting") if f.name == "read_targets")
+    verdict = run_case(folder, outside_tmp / "read_targets-control", domain="time_series", harness="forecasting",
+                       data=series, sandbox="none")
+    assert verdict.leaderboard and verdict.metrics["rmse"] == pytest.approx(0.0, abs=1e-6), verdict

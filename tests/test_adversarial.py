@@ -47,6 +47,29 @@ def test_forecasting_attack_is_stopped(folder, sandbox, series, outside_tmp):
     check(case, verdict, sandbox)
 
 
+@pytest.fixture(scope="module")
+def corpus(outside_tmp):
+    root = outside_tmp / "corpus"
+    root.mkdir()
+    text = b"abracadabra, a cab and a bad crab ran. " * 40
+    for i in range(30):
+        (root / f"doc{i:02d}.txt").write_bytes(f"document {i}: ".encode() + text[: 200 + 37 * i])
+    return root
+
+
+# budgets of a few seconds: the cases save a toy model at once, training is not what they test
+SPEEDRUN_OPTIONS = {"budget_s": 5, "smoke_budget_s": 5, "grace_s": 2, "smoke_grace_s": 2, "val_bytes": 3000,
+                    "smoke_val_bytes": 1024}
+
+
+@pytest.mark.parametrize("folder, sandbox", _params("speedrun"))
+def test_speedrun_attack_is_stopped(folder, sandbox, corpus, outside_tmp):
+    case = load_case(folder)
+    verdict = run_case(folder, outside_tmp / f"sr-{folder.name}-{sandbox}", domain="llm_speedrun",
+                       harness="speedrun", data=corpus, sandbox=sandbox, domain_options=SPEEDRUN_OPTIONS)
+    check(case, verdict, sandbox)
+
+
 def test_read_targets_is_a_real_leak_without_the_sandbox(series, outside_tmp):
     """The control for the read_targets case: with `sandbox.mode: none` (what the start-up warning describes) the
     same experiment forecasts with the true values, so what stops it under bwrap is the sandbox alone."""

@@ -30,7 +30,7 @@ from harnesses.base import EvaluationFailure, HarnessArgs, clear_result, harness
 from harnesses.speedrun.bpb import EvaluationError, check_causal, score
 from harnesses.speedrun.checkpoint import CHECKPOINT_DIR, CheckpointError, load_checkpoint
 from harnesses.speedrun.corpus import SplitError, SplitPaths, ensure_split, read_validation
-from harnesses.speedrun.guard import forbid_reads
+from harnesses.speedrun.guard import ScoringSnapshot, forbid_reads
 from harnesses.speedrun.settings import SpeedrunSettings
 
 NAME = "speedrun"
@@ -71,12 +71,15 @@ def evaluate(args: HarnessArgs) -> RunResult:
     data = read_validation(args.workspace, split)[: settings.scored_bytes(args.mode)]
     # the raw corpus holds the validation documents too, unless the experiment itself lives under it
     forbidden = [args.workspace.private] + ([args.data] if args.data not in exp_dir.parents else [])
+    snapshot = ScoringSnapshot()  # model.py is imported into this process next: nothing it changes may count
     try:
         with forbid_reads(*forbidden):
             ckpt = load_checkpoint(ckpt_dir, device, settings.param_cap)
+            snapshot.check("loading the checkpoint")
             check_causal(ckpt, data, device)
             start = time.monotonic()
             bpb = score(ckpt, data, device, settings.eval_batch_tokens)
+            snapshot.check("scoring")
     except (CheckpointError, EvaluationError) as e:
         # with nothing saved, what train.py printed is the only clue a Worker has
         tail = f"\ntrain.py output tail:\n{run.output[-2000:]}" if e.signature == "no_checkpoint" else ""

@@ -1,0 +1,1 @@
+raise SystemExit("the real harness ran: the shadow package was ignored")

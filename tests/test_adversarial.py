@@ -77,3 +77,43 @@ def test_read_targets_is_a_real_leak_without_the_sandbox(series, outside_tmp):
     verdict = run_case(folder, outside_tmp / "read_targets-control", domain="time_series", harness="forecasting",
                        data=series, sandbox="none")
     assert verdict.leaderboard and verdict.metrics["rmse"] == pytest.approx(0.0, abs=1e-6), verdict
+
+
+@needs_bwrap
+def test_a_phase3_agent_cannot_change_the_sealed_evaluation_or_read_harness_data(outside_tmp, series):
+    """Agent commands are hostile too: a Worker's tools (in the campaign's process) and its shell (under the
+    default sandbox) cannot rewrite harness/ or the manifest once sealed, nor read `.private/`."""
+    import json
+
+    from alphalab import harness_seal
+    from alphalab.campaign import open_campaign
+    from alphalab.roles.base import RoleContext
+    from alphalab.roles.builder import install_trusted_harness
+    from alphalab.roles.llm import tool_context
+    from alphalab.tools import read_file, shell_exec, write_file
+    from alphalab.tools.base import ToolError
+    import yaml
+
+    root = outside_tmp / "agent"
+    root.mkdir()
+    (root / "c.yaml").write_text(yaml.safe_dump({"name": "agent", "domain": "time_series", "data_path": str(series),
+                                                 "objective": "o", "workspace": str(root / "ws")}))
+    cfg, ws = open_campaign(root / "c.yaml")
+    shutil.copytree(Path(__file__).resolve().parents[1] / "adapters" / "time_series", ws.adapter, dirs_exist_ok=True)
+    install_trusted_harness(ws, "forecasting")
+    (ws.private / "targets.txt").write_text("the held-out targets")
+    harness_seal.seal(ws)
+    ctx = tool_context(RoleContext(cfg, ws, log=lambda line: None, phase="phase3"))
+    before = (ws.harness / "evaluate.py").read_bytes(), (ws.adapter / "manifest.yaml").read_bytes()
+
+    for path in ("harness/evaluate.py", "adapter/manifest.yaml", "harness/new.py"):
+        with pytest.raises(ToolError, match="read-only"):
+            write_file(ctx, json.dumps({"path": path, "content": "forged"}))
+    for path in (".private/targets.txt", ".private/results"):
+        with pytest.raises(ToolError, match="hidden"):
+            read_file(ctx, json.dumps({"path": path}))
+    out = shell_exec(ctx, json.dumps({"command": "echo forged >> harness/evaluate.py; echo forged > adapter/manifest.yaml;"
+                                                 " cat .private/targets.txt; ls .private"})).text
+    assert "Read-only file system" in out and "the held-out targets" not in out, out
+    assert ((ws.harness / "evaluate.py").read_bytes(), (ws.adapter / "manifest.yaml").read_bytes()) == before
+    assert harness_seal.changes(ws) == []

@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from alphalab import progress
+from alphalab import harness_seal, progress
 from alphalab.adapters import Adapter, common_variables
 from alphalab.agent import Agent, AgentResult
 from alphalab.models.registry import get_model
@@ -26,6 +26,8 @@ def tool_context(ctx: RoleContext, **extras: Any) -> ToolContext:
         extras=extras,
         web_search=ctx.config.web_search,
         hidden=[ctx.workspace.private],
+        # once Phase 2 sealed the evaluation, no agent may change it (Phase 2 unseals before its Builder runs)
+        read_only=harness_seal.sealed_paths(ctx.workspace) if ctx.workspace.harness_seal.exists() else [],
     )
 
 

@@ -50,8 +50,10 @@ class ToolContext:
     # set by the agent loop so spawn_agent can run a child inside the parent's budget
     agent: Any = None
     web_search: Any = None  # alphalab.config.WebSearchConfig; None means web search is not configured
-    # paths inside the workspace that shell commands must not see under bwrap (e.g. harness-only data)
+    # paths inside the workspace that tools must not see (e.g. harness-only data); shell commands under bwrap
     hidden: list[Path] = field(default_factory=list)
+    # paths inside the workspace that tools must not change (the sealed evaluation); shell commands under bwrap
+    read_only: list[Path] = field(default_factory=list)
 
 
 class Tool:

@@ -1,4 +1,7 @@
-"""File tools confined to the workspace: a path (or a symlink on it) that resolves outside is refused."""
+"""File tools confined to the workspace: a path (or a symlink on it) that resolves outside is refused, as is one
+under the context's hidden paths (harness-only data) and, for writing, one under its read-only paths (the sealed
+evaluation). These tools run in the campaign's process, so the sandbox's mounts do not apply to them: these checks
+are the same rules."""
 
 from __future__ import annotations
 
@@ -13,12 +16,21 @@ MAX_GREP_FILE_BYTES = 5_000_000
 _SKIP_DIRS = {".git", "__pycache__", ".venv", "node_modules"}
 
 
-def resolve_in_workspace(ctx: ToolContext, path: str) -> Path:
-    """The real path of `path` (relative to the workspace, or absolute inside it); ToolError if it escapes."""
+def _under(target: Path, roots: list[Path]) -> bool:
+    return any(target.is_relative_to(Path(r).resolve()) for r in roots)
+
+
+def resolve_in_workspace(ctx: ToolContext, path: str, *, writing: bool = False) -> Path:
+    """The real path of `path` (relative to the workspace, or absolute inside it); ToolError if it escapes, is
+    hidden, or (when `writing`) is read-only."""
     root = Path(ctx.workspace).resolve()
     target = (root / path).resolve()  # follows every symlink on the way, dangling ones included
     if not target.is_relative_to(root):  # the root itself counts as inside
         raise ToolError(f"{path!r} is outside the workspace {root}; file tools only reach files inside it")
+    if _under(target, ctx.hidden):
+        raise ToolError(f"{path!r} is harness-only data, hidden from agents")
+    if writing and _under(target, ctx.read_only):
+        raise ToolError(f"{path!r} is read-only: the evaluation was sealed when Phase 2 accepted it")
     return target
 
 
@@ -41,7 +53,7 @@ def read_file(ctx: ToolContext, path: str, start_line: int = 1, max_lines: int =
 @tool
 def write_file(ctx: ToolContext, path: str, content: str, append: bool = False) -> str:
     """Write (or append to) a text file in the workspace, creating parent folders."""
-    target = resolve_in_workspace(ctx, path)
+    target = resolve_in_workspace(ctx, path, writing=True)
     if target.is_dir():
         raise ToolError(f"{path!r} is a directory")
     target.parent.mkdir(parents=True, exist_ok=True)
@@ -51,18 +63,20 @@ def write_file(ctx: ToolContext, path: str, content: str, append: bool = False) 
     return f"{'appended' if append else 'wrote'} {len(content.encode())} bytes to {where}"
 
 
-def _files(root: Path, base: Path, glob: str | None):
+def _files(root: Path, base: Path, glob: str | None, hidden: list[Path]):
     if root.is_file():
         yield root
         return
     for dirpath, dirnames, filenames in os.walk(root):
-        dirnames[:] = sorted(d for d in dirnames if d not in _SKIP_DIRS)
+        dirnames[:] = sorted(d for d in dirnames
+                             if d not in _SKIP_DIRS and not _under((Path(dirpath) / d).resolve(), hidden))
         for name in sorted(filenames):
             f = Path(dirpath) / name
             if glob and not fnmatch.fnmatch(name, glob):
                 continue
             real = f.resolve()
-            if real.is_file() and real.is_relative_to(base):  # symlinks out of the workspace are not followed
+            # symlinks out of the workspace, or into hidden data, are not followed
+            if real.is_file() and real.is_relative_to(base) and not _under(real, hidden):
                 yield f
 
 
@@ -79,7 +93,7 @@ def grep_file(ctx: ToolContext, pattern: str, path: str = ".", glob: str | None 
     if not root.exists():
         raise ToolError(f"{path!r} does not exist")
     hits: list[str] = []
-    for f in _files(root, base, glob):
+    for f in _files(root, base, glob, ctx.hidden):
         if f.stat().st_size > MAX_GREP_FILE_BYTES:
             continue
         data = f.read_bytes()

@@ -17,6 +17,7 @@ def shell_exec(ctx: ToolContext, command: str, timeout_s: float | None = None) -
     limit = ctx.shell_timeout_s if timeout_s is None else min(max(timeout_s, 1.0), ctx.shell_timeout_s)
     res = run_command(
         command, cwd=Path(ctx.workspace), timeout_s=limit, sandbox=ctx.sandbox, hidden=ctx.hidden,
+        read_only=ctx.read_only,
         output_chars=ctx.output_chars,
     )
     status = f"timed out after {limit:g} s (killed)" if res.timed_out else f"exit code {res.returncode}"

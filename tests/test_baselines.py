@@ -27,6 +27,7 @@ from alphalab.errors import AlphalabError, PhaseFailed
 from alphalab.manifest import SearchSpace
 from alphalab.roles.base import RoleContext
 from alphalab.roles.builder import install_trusted_harness
+from alphalab.workspace import Workspace
 from harnesses.forecasting.layout import generate_dataset
 from tests.fixtures.pipeline_helpers import ScriptBook
 
@@ -123,7 +124,8 @@ def rows(ws: Path) -> list[dict]:
 
 
 def metrics_file(ws: Path, exp_id: str) -> dict:
-    return json.loads((ws / "experiments" / exp_id / "metrics.json").read_text())
+    workspace = Workspace(ws)
+    return json.loads(workspace.result_file(workspace.experiment(exp_id), "full").read_text())
 
 
 def test_greedy_policy_changes_one_parameter_of_the_best_and_keeps_only_improvements(runs):

@@ -19,12 +19,15 @@ from alphalab.workspace import Workspace
 T0 = 1_700_000_000.0
 
 
+RUN = "{python} -P -m harness.evaluate --experiment {exp_dir} --mode {mode}"  # never run: compare reads boards
+
+
 def manifest(direction: str) -> dict:
     return {
         "name": "toy", "metrics": [{"name": "score", "direction": direction, "primary": True},
                                    {"name": "aux", "direction": "min"}],
-        "experiment": {"entry_point": "main.py", "required_files": ["main.py"], "smoke_command": "true",
-                       "full_command": "true", "time_limit_s": 10},
+        "experiment": {"entry_point": "main.py", "required_files": ["main.py"], "smoke_command": RUN,
+                       "full_command": RUN, "time_limit_s": 10},
     }
 
 

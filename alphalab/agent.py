@@ -24,7 +24,7 @@ from alphalab.config import AgentLimits
 from alphalab.cost import PriceTable, UsageLedger
 from alphalab.errors import SandboxUnavailable
 from alphalab.models.base import Message, Model, ModelResponse, ProviderError, ToolCall, Usage
-from alphalab.sandbox import require_bwrap, truncate_middle
+from alphalab.sandbox import effective_mode, truncate_middle
 from alphalab.tools.base import Finished, Tool, ToolContext, ToolError, ToolResult
 
 # tool outputs of the most recent steps stay verbatim through compaction: the model is working with them
@@ -211,8 +211,8 @@ class Agent:
     # --- the loop ---------------------------------------------------------------------------------------------
     def run(self, system: str, task: str) -> AgentResult:
         """Raises SandboxUnavailable before any model call when the configured sandbox cannot run commands."""
-        if "shell_exec" in self.tools and getattr(self.ctx.sandbox, "mode", "none") == "bwrap":
-            require_bwrap()
+        if "shell_exec" in self.tools:
+            effective_mode(self.ctx.sandbox)  # a strict `bwrap` that cannot run raises; `auto` falls back
         self.trajectory_path.parent.mkdir(parents=True, exist_ok=True)
         self.messages = [Message(role="system", content=system, cache=True), Message(role="user", content=task)]
         written = 0  # messages already recorded in the trajectory

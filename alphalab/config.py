@@ -96,7 +96,8 @@ class ExecutionConfig(Strict):
 
 
 class SandboxConfig(Strict):
-    mode: Literal["none", "bwrap"] = "none"
+    # auto: bubblewrap wherever it works, else none with a warning; bwrap: fail where it cannot run (see sandbox.py)
+    mode: Literal["auto", "none", "bwrap"] = "auto"
     allow_network: bool = False
 
 

@@ -1,10 +1,15 @@
 """Run a command for an agent or an experiment: its own process group, a timeout that kills the whole group,
-secrets stripped from the environment, output streamed to a log and truncated head+tail, and optionally
-bubblewrap isolation (read-only root, writable workspace, private /tmp, no network, cleared environment).
+secrets stripped from the environment, output streamed to a log and truncated head+tail, and bubblewrap isolation
+(read-only root, writable workspace, private /tmp, hidden paths, no network, cleared environment) wherever it works.
+
+Sandbox modes: `bwrap` (strict: fails when bubblewrap cannot run), `auto` (the default: bwrap wherever it works,
+else none) and `none` (no isolation; `sandbox_notice` says what that allows). Every process a command starts dies
+with it in either case: the sandbox's PID namespace under bwrap, the child subreaper `alphalab/reaper.py` without.
 """
 
 from __future__ import annotations
 
+import atexit
 import codecs
 import functools
 import glob
@@ -14,10 +19,12 @@ import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Literal
 
 from pydantic import BaseModel
 
@@ -27,18 +34,22 @@ from alphalab.errors import SandboxUnavailable
 __all__ = [
     "CommandResult",
     "SandboxUnavailable",
+    "effective_mode",
     "require_bwrap",
+    "resolve_mode",
     "run_command",
+    "sandbox_notice",
     "strip_secrets",
     "truncate_middle",
 ]
 
 _SECRET_NAME = re.compile(r"KEY|TOKEN|SECRET|PASSWORD", re.IGNORECASE)
 _KILL_GRACE_S = 2.0
-_BWRAP_INSTALL_HINT = (
-    "sandbox mode 'bwrap' needs bubblewrap: install it with `apt-get install -y bubblewrap` (Debian/Ubuntu), "
-    "`dnf install bubblewrap` (Fedora/RHEL) or `pacman -S bubblewrap` (Arch), or set `sandbox.mode: none`"
-)
+_INSTALL = ("`apt-get install -y bubblewrap` (Debian/Ubuntu), `dnf install bubblewrap` (Fedora/RHEL) or "
+            "`pacman -S bubblewrap` (Arch)")
+_BWRAP_INSTALL_HINT = f"sandbox mode 'bwrap' needs bubblewrap: install it with {_INSTALL}, or set `sandbox.mode: none`"
+# by file path with -I -S: fast, and nothing on sys.path or in the environment can stand in for it
+_REAPER = [sys.executable, "-I", "-S", str(Path(__file__).resolve().with_name("reaper.py")), "--"]
 
 
 class CommandResult(BaseModel):
@@ -88,6 +99,49 @@ def require_bwrap() -> str:
             "or set `sandbox.mode: none`"
         )
     return path
+
+
+def resolve_mode(cfg: SandboxConfig | None) -> tuple[Literal["none", "bwrap"], str]:
+    """The mode in force for `cfg` and why. Raises SandboxUnavailable for a strict `bwrap` that cannot run."""
+    mode = getattr(cfg, "mode", "none")  # a SandboxConfig or a stand-in (ToolContext.sandbox); None is no sandbox
+    if mode == "bwrap":
+        return "bwrap", f"sandbox.mode: bwrap, bubblewrap: {require_bwrap()}"
+    if mode == "auto":
+        try:
+            return "bwrap", f"sandbox.mode: auto, bubblewrap works here: {require_bwrap()}"
+        except SandboxUnavailable as e:
+            problem = "bubblewrap is not installed" if shutil.which("bwrap") is None else str(e)
+            return "none", f"sandbox.mode: auto, and {problem}"
+    return "none", "no sandbox configured" if cfg is None else "sandbox.mode: none"
+
+
+def effective_mode(cfg: SandboxConfig | None) -> Literal["none", "bwrap"]:
+    """`auto` is bwrap wherever bubblewrap works, else none; `bwrap` raises SandboxUnavailable where it cannot run;
+    no config is none."""
+    return resolve_mode(cfg)[0]
+
+
+def sandbox_notice(cfg: SandboxConfig | None) -> str | None:
+    """A warning saying what running without a sandbox allows, or None when bwrap is in force."""
+    mode, why = resolve_mode(cfg)
+    if mode == "bwrap":
+        return None
+    return (
+        f"WARNING: no sandbox ({why}). Experiment code and agent commands run as you, unconfined: they can read the "
+        "held-out targets and data (.private/, test splits), read API keys (e.g. from /proc/$PPID/environ, even "
+        "though their own environment is stripped), forge or rewrite results, and write anywhere you can. "
+        f"Install bubblewrap ({_INSTALL}) and use `sandbox.mode: auto` (the default) or `bwrap`."
+    )
+
+
+@functools.cache
+def _empty_file() -> str:
+    """One empty read-only file per process, bound over each hidden single file (bwrap's --tmpfs needs a folder)."""
+    folder = tempfile.mkdtemp(prefix="alphalab-empty-")
+    atexit.register(shutil.rmtree, folder, True)
+    path = Path(folder) / "empty"
+    path.touch(mode=0o444)
+    return str(path)
 
 
 class _Capture:
@@ -152,10 +206,11 @@ def _runtime_paths() -> list[Path]:
 
 def _bwrap_argv(
     bwrap: str, argv: list[str], *, cwd: Path, allow_network: bool, writable: Sequence[Path],
-    readable: Sequence[Path], hidden: Sequence[Path], env: dict[str, str],
+    readable: Sequence[Path], hidden: Sequence[Path], env: dict[str, str], read_only: Sequence[Path] = (),
 ) -> list[str]:
     # Order matters: later mounts cover earlier ones (a private /tmp first, then paths that may live under /tmp,
-    # then empty tmpfs over hidden paths inside the writable ones).
+    # then the writable ones, then read-only re-binds of folders inside those, then hidden paths over everything:
+    # an empty tmpfs over a folder, an empty file over a file).
     out = [bwrap, "--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc", "--tmpfs", "/tmp"]
     for dev in sorted(glob.glob("/dev/nvidia*")) + sorted(glob.glob("/dev/dri")):
         out += ["--dev-bind", dev, dev]
@@ -164,9 +219,15 @@ def _bwrap_argv(
             out += ["--ro-bind", str(Path(p).resolve()), str(Path(p).resolve())]
     for p in [cwd, *writable]:
         out += ["--bind", str(Path(p).resolve()), str(Path(p).resolve())]
-    for p in hidden:
+    for p in read_only:
         if Path(p).exists():
-            out += ["--tmpfs", str(Path(p).resolve())]
+            out += ["--ro-bind", str(Path(p).resolve()), str(Path(p).resolve())]
+    for p in hidden:
+        p = Path(p).resolve()
+        if p.is_dir():
+            out += ["--tmpfs", str(p)]
+        elif p.exists():
+            out += ["--ro-bind", _empty_file(), str(p)]
     if not allow_network:
         out.append("--unshare-net")
     # a pid namespace makes the kernel kill every process in the sandbox when its init dies
@@ -211,25 +272,30 @@ def run_command(
     writable: Sequence[Path] = (),
     readable: Sequence[Path] = (),
     hidden: Sequence[Path] = (),
+    read_only: Sequence[Path] = (),
     env: dict | None = None,
     output_chars: int | None = None,
     log_path: Path | None = None,
 ) -> CommandResult:
     """Run `cmd` (a shell string for bash, or an argv list) in `cwd`; never raises for the command's own failure.
 
-    Background processes the command leaves behind are killed when it exits, so nothing outlives a call.
-    `readable`, `writable` and `hidden` shape the bwrap mounts; without bwrap only the environment is restricted.
+    Every process the command starts, detached ones included, is killed when it exits, so nothing outlives a call.
+    `readable`, `writable`, `read_only` (re-bound read-only, e.g. a folder inside a writable one) and `hidden` shape
+    the bwrap mounts; without bwrap only the environment is restricted. Raises SandboxUnavailable when the
+    sandbox's mode is a strict `bwrap` that cannot run here.
     """
     cwd = Path(cwd)
     argv = ["bash", "-c", cmd] if isinstance(cmd, str) else [str(a) for a in cmd]
     extra = {str(k): str(v) for k, v in (env or {}).items()}
-    if sandbox is not None and sandbox.mode == "bwrap":
+    if effective_mode(sandbox) == "bwrap":
         argv = _bwrap_argv(
             require_bwrap(), argv, cwd=cwd, allow_network=sandbox.allow_network, writable=writable,
-            readable=readable, hidden=hidden, env=_sandbox_env(extra),
+            readable=readable, hidden=hidden, env=_sandbox_env(extra), read_only=read_only,
         )
         proc_env = _sandbox_env({})
     else:
+        # a process group misses what the command detaches (setsid, double fork): the reaper catches those too
+        argv = [*_REAPER, *argv]
         proc_env = strip_secrets(dict(os.environ) | extra)
     if log_path is not None:
         Path(log_path).parent.mkdir(parents=True, exist_ok=True)

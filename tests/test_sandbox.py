@@ -1,12 +1,15 @@
-"""Sandbox behaviour: secrets, confinement, network, timeouts that kill the whole process group."""
+"""Sandbox behaviour: secrets, confinement, network, timeouts that kill the whole process group, the default mode,
+and nothing a command starts (detached daemons included) outliving it."""
 
 from __future__ import annotations
 
 import os
 import shutil
 import socket
+import subprocess
 import sys
 import threading
+import time
 import uuid
 from pathlib import Path
 
@@ -14,7 +17,7 @@ import pytest
 
 from alphalab.config import SandboxConfig
 from alphalab.errors import SandboxUnavailable
-from alphalab.sandbox import require_bwrap, run_command, strip_secrets, truncate_middle
+from alphalab.sandbox import effective_mode, require_bwrap, run_command, sandbox_notice, strip_secrets, truncate_middle
 
 BWRAP = SandboxConfig(mode="bwrap")
 needs_bwrap = pytest.mark.skipif(shutil.which("bwrap") is None, reason="bubblewrap not installed (.ci/run installs it)")
@@ -173,3 +176,120 @@ def test_bwrap_mounts_extra_paths_readable_or_writable(tmp_path):
                       cwd=ws, timeout_s=20, sandbox=BWRAP, readable=[data], writable=[out])
     assert "a,b" in res.output and "Read-only file system" in res.output
     assert not (data / "new.csv").exists() and (out / "r.txt").read_text() == "y\n"
+
+
+def test_default_mode_is_auto_and_falls_back_to_none_without_bwrap(monkeypatch):
+    assert SandboxConfig().mode == "auto" and effective_mode(None) == "none"
+    assert sandbox_notice(SandboxConfig(mode="none")) is not None
+    monkeypatch.setattr(shutil, "which", lambda name: None)
+    assert effective_mode(SandboxConfig()) == "none"
+    notice = sandbox_notice(SandboxConfig())
+    for allowed in ("held-out targets", "API keys", "/proc/$PPID/environ", "forge or rewrite results",
+                    "write anywhere", "apt-get install -y bubblewrap"):
+        assert allowed in notice
+    with pytest.raises(SandboxUnavailable):  # the strict mode never falls back
+        effective_mode(BWRAP)
+
+
+@needs_bwrap
+def test_default_config_resolves_to_bwrap_here():
+    assert effective_mode(SandboxConfig()) == "bwrap"
+    assert sandbox_notice(SandboxConfig()) is None
+
+
+@needs_bwrap
+def test_bwrap_hides_a_single_file_as_empty_and_unwritable(tmp_path):
+    (tmp_path / "targets.csv").write_text("the answers")
+    res = run_command("wc -c < targets.csv; cat targets.csv; echo forged > targets.csv", cwd=tmp_path, timeout_s=20,
+                      sandbox=SandboxConfig(), hidden=[tmp_path / "targets.csv"])
+    assert res.output.split()[0] == "0" and "the answers" not in res.output, res.output
+    assert "Read-only file system" in res.output
+    assert (tmp_path / "targets.csv").read_text() == "the answers"
+
+
+@needs_bwrap
+def test_bwrap_read_only_folder_inside_a_writable_one(tmp_path):
+    frozen = tmp_path / "harness"
+    frozen.mkdir()
+    (frozen / "evaluate.py").write_text("trusted")
+    res = run_command("echo hacked > harness/evaluate.py; touch harness/planted.py; echo mine > own.txt",
+                      cwd=tmp_path, timeout_s=20, sandbox=BWRAP, writable=[tmp_path], read_only=[frozen])
+    assert "Read-only file system" in res.output
+    assert (frozen / "evaluate.py").read_text() == "trusted" and not (frozen / "planted.py").exists()
+    assert (tmp_path / "own.txt").read_text() == "mine\n"  # the rest stays writable
+
+
+def _daemon(tmp_path) -> tuple[str, str, Path]:
+    """A bash line that starts a daemon out of the command's session and process group (setsid in a subshell that
+    exits at once: a double fork), which writes a file 2 s later; its marker is a sleep length unique to the run."""
+    marker = f"2.{uuid.uuid4().int % 10**6:06d}"
+    leak = tmp_path / "leaked.txt"
+    return f"( setsid bash -c 'sleep {marker}; echo late > {leak}' {marker} & ); echo started", marker, leak
+
+
+def _assert_nothing_survives(marker: str, leak: Path) -> None:
+    time.sleep(3)  # past the daemon's 2 s: a survivor would have written its file by now
+    assert not leak.exists()
+    assert _alive(marker) == []
+
+
+@pytest.mark.parametrize("sandbox", [pytest.param(SandboxConfig(mode="none"), id="none"), pytest.param(None, id="no")])
+def test_a_detached_daemon_dies_with_its_command(tmp_path, sandbox):
+    line, marker, leak = _daemon(tmp_path)
+    res = run_command(line, cwd=tmp_path, timeout_s=20, sandbox=sandbox)
+    assert res.returncode == 0 and "started" in res.output and not res.timed_out
+    _assert_nothing_survives(marker, leak)
+
+
+def test_a_detached_daemon_dies_with_its_timed_out_command(tmp_path):
+    line, marker, leak = _daemon(tmp_path)
+    res = run_command(f"{line}; sleep 30", cwd=tmp_path, timeout_s=1, sandbox=SandboxConfig(mode="none"))
+    assert res.timed_out and "started" in res.output
+    _assert_nothing_survives(marker, leak)
+
+
+@pytest.mark.parametrize(("cmd", "code"), [("exit 3", 3), ("kill -9 $$", 137), ("no-such-command-xyz", 127),
+                                         (["no-such-program-xyz"], 127)])
+def test_exit_codes_pass_through_the_reaper_as_bash_reports_them(tmp_path, cmd, code):
+    res = run_command(cmd, cwd=tmp_path, timeout_s=20, sandbox=SandboxConfig(mode="none"))
+    assert res.returncode == code
+    assert ("could not start command" in res.output) == isinstance(cmd, list)
+
+
+@needs_bwrap
+def test_the_default_sandbox_hides_the_parents_api_key(tmp_path, monkeypatch):
+    secret = f"sk-test-{uuid.uuid4().hex}"
+    monkeypatch.setenv("OPENAI_API_KEY", secret)
+    res = run_command("cat /proc/$PPID/environ; for f in /proc/*/environ; do cat $f; done; echo; echo scanned",
+                      cwd=tmp_path, timeout_s=20, sandbox=SandboxConfig())
+    assert "scanned" in res.output
+    assert secret not in res.output
+
+
+def test_a_killed_caller_takes_the_command_and_its_daemons_with_it(tmp_path):
+    """A SIGKILLed campaign cannot clean up: the reaper notices its parent's death (PR_SET_PDEATHSIG) instead."""
+    marker = f"{100000 + uuid.uuid4().int % 800000}.5"
+    started = tmp_path / "started"
+    code = ("import sys; from pathlib import Path; from alphalab.sandbox import run_command; "
+            "run_command(sys.argv[1], cwd=Path(sys.argv[2]), timeout_s=600)")
+    line = f"( setsid sleep {marker} & ); sleep {marker} & touch {started}; wait"
+    caller = subprocess.Popen([sys.executable, "-c", code, line, str(tmp_path)])
+    try:
+        deadline = time.monotonic() + 30
+        while not started.exists() and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert len(_alive(f"sleep {marker}")) >= 2
+    finally:
+        caller.kill()
+        caller.wait()
+    deadline = time.monotonic() + 10  # the kill is asynchronous: give it time, then insist
+    while _alive(marker) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert _alive(marker) == []
+
+
+def test_modules_in_the_working_folder_cannot_stand_in_for_the_reapers(tmp_path):
+    for name in ("ctypes", "_signal", "os", "site"):
+        (tmp_path / f"{name}.py").write_text("print('shadowed'); raise SystemExit(0)\n")
+    res = run_command("echo ran", cwd=tmp_path, timeout_s=20, sandbox=SandboxConfig(mode="none"))
+    assert res.returncode == 0 and res.output.split() == ["ran"]

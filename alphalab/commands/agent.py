@@ -4,6 +4,7 @@ provider (or a scripted run) by hand. Every step is printed; the trajectory and 
 from __future__ import annotations
 
 import argparse
+import sys
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -15,7 +16,7 @@ from alphalab.cost import UsageLedger
 from alphalab.errors import AlphalabError, ConfigError
 from alphalab.models.base import ProviderError
 from alphalab.models.registry import get_model
-from alphalab.sandbox import require_bwrap
+from alphalab.sandbox import effective_mode, sandbox_notice
 from alphalab.tools import ToolContext, general_tools, report_to_user
 from alphalab.workspace import Workspace
 
@@ -39,7 +40,8 @@ def register(sub) -> None:
     p.add_argument("--api-key-env", help="env var holding the API key (default: the provider's usual one)")
     p.add_argument("--script", type=Path, help="YAML/JSON list of responses for provider 'scripted'")
     p.add_argument("--context-window", type=int, default=200_000, help="the model's context window in tokens")
-    p.add_argument("--sandbox", choices=("none", "bwrap"), default="none", help="how shell commands are isolated")
+    p.add_argument("--sandbox", choices=("auto", "none", "bwrap"), default="auto",
+                   help="how shell commands are isolated (auto: bubblewrap wherever it works, else none)")
     p.add_argument("--allow-network", action="store_true", help="let sandboxed commands use the network")
     p.add_argument("--web-search-url", help="HTTP search API for web_search (a URL with {query} is fetched with GET)")
     p.add_argument("--max-steps", type=int, default=30)
@@ -62,8 +64,9 @@ def _settings(args) -> ModelSettings:
 def run(args) -> int:
     settings = _settings(args)
     sandbox = SandboxConfig(mode=args.sandbox, allow_network=args.allow_network)
-    if sandbox.mode == "bwrap":
-        require_bwrap()
+    effective_mode(sandbox)  # a strict `bwrap` that cannot run fails here, before any model call
+    if (notice := sandbox_notice(sandbox)) is not None:
+        print(notice, file=sys.stderr)
     try:
         model = get_model(settings)
     except (ProviderError, ValueError) as e:

@@ -38,12 +38,22 @@ def _gpus() -> str:
     return out.stdout.strip().replace("\n", "; ") or f"nvidia-smi failed: {out.stderr.strip()}"
 
 
+def _sandbox() -> str:
+    """The mode the default `sandbox.mode: auto` resolves to here, and why (a campaign may set none or bwrap)."""
+    from alphalab.config import SandboxConfig
+    from alphalab.sandbox import resolve_mode
+
+    mode, why = resolve_mode(SandboxConfig())
+    if mode == "none":
+        why += " -- experiment code and agent commands could read held-out targets and API keys and forge results"
+    return f"{mode} ({why})"
+
+
 def run(args) -> int:
     rows = [("python", platform.python_version())]
     rows += [(k, v) for k, v in package_versions().items()]
     rows.append(("prefect api", _prefect_api()))
-    bwrap = shutil.which("bwrap")
-    rows.append(("sandbox bwrap", bwrap or "missing (apt-get install bubblewrap)"))
+    rows.append(("sandbox", _sandbox()))
     for var in _KEY_VARS:
         rows.append((var, "set" if os.environ.get(var) else "not set"))
     rows.append(("gpus", _gpus()))

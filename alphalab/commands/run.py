@@ -15,6 +15,7 @@ from alphalab import progress
 from alphalab.campaign import load_campaign
 from alphalab.config import load_config
 from alphalab.errors import AlphalabError
+from alphalab.sandbox import sandbox_notice
 
 PHASES = (0, 1, 2, 3)
 
@@ -35,8 +36,10 @@ def _where() -> str:
 def start_campaign(config: str | Path, workspace: str | Path | None = None, *, stop_after: int = 3,
                    verbose: bool = False):
     """Run the campaign flow in this process with live progress; the demo starts campaigns the same way."""
-    load_config(config)  # a bad config fails here, before Prefect starts or anything is written
+    cfg = load_config(config)  # a bad config fails here, before Prefect starts or anything is written
     quiet_prefect_console(verbose)
+    if (notice := sandbox_notice(cfg.sandbox)) is not None:  # once per campaign, before anything runs unconfined
+        print(notice, flush=True)
     print(f"starting the campaign on {_where()}", flush=True)
     from flows.campaign import campaign
 

@@ -3,8 +3,9 @@
 The experiment process gets: its own folder (the only writable path), the `inputs` the harness prepared for it, and
 whatever the sandbox leaves readable (a read-only root under bwrap). The workspace's `.private/` (held-out targets)
 and any `hidden` path (e.g. the raw dataset, whose test split holds the targets) are masked under bwrap. Without a
-sandbox the separation is by process only: the metric is still computed by the harness, but a hostile experiment
-could read files it should not, so campaigns that run untrusted code should use `sandbox.mode: bwrap`.
+sandbox the separation is by process only: the metric is still computed by the harness and nothing the experiment
+starts outlives it (the reaper), but a hostile experiment could read files it should not; the default
+`sandbox.mode: auto` uses bwrap wherever it works and says so at campaign start where it does not.
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """Walk-forward evaluation of an experiment's `strategy.py` over the dataset's rolling test windows.
 
     python -m harnesses.forecasting.evaluate --experiment EXP_DIR --workspace WS --mode smoke|full [--seed N]
-                                             [--data PATH] [--sandbox none|bwrap]
+                                             [--data PATH] [--sandbox auto|none|bwrap]
 
 The dataset is `--data`, else the `data_path` of `WS/campaign.yaml`. The harness prepares the split once into
 `WS/.private/` (targets included), runs the Strategy in its own process (see `protocol.py`) with the dataset folder

@@ -1,7 +1,7 @@
 """Evaluate one speedrun experiment: train under the wall-clock budget, then score the last checkpoint.
 
     python -m harnesses.speedrun.evaluate --experiment EXP_DIR --workspace WS --mode smoke|full [--seed N]
-                                          [--data CORPUS] [--sandbox none|bwrap]
+                                          [--data CORPUS] [--sandbox auto|none|bwrap]
 
 The budget, the parameter cap and the validation size come from the campaign's `domain_options` (see
 settings.py for names and defaults). The experiment's `train.py` runs with its folder as working directory and

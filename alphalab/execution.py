@@ -152,7 +152,8 @@ def fresh_result(request: RunRequest, since: float) -> RunResult | None:
     except FileNotFoundError:
         return None
     result = RunResult.read_file(path)
-    if result is None or result.eval_mode != request.mode or (result.seed is not None and result.seed != request.seed):
+    # every harness records the seed it ran with (harnesses.base does): a result without it is not this run's
+    if result is None or result.eval_mode != request.mode or result.seed != request.seed:
         return None
     return result
 

@@ -58,11 +58,17 @@ def test_a_stale_result_from_an_earlier_run_is_never_accepted(ws):
     assert outcome.result is None and not outcome.ok and outcome.error_signature == "no-result"
 
 
-def test_a_result_of_the_other_mode_or_seed_is_not_this_runs(ws):
-    request = _request(ws, mode="smoke")
-    RunResult(status="ok", eval_mode="full", seed=7).write(request.result_file)  # a full result where smoke goes
-    outcome = execute(_request(ws, status="none", mode="smoke"), "j1")
-    assert outcome.result is None
+@pytest.mark.parametrize("planted", [RunResult(status="ok", eval_mode="full", seed=7),  # the other mode's
+                                     RunResult(status="ok", eval_mode="smoke", seed=8),  # another seed's
+                                     RunResult(status="ok", eval_mode="smoke")])  # no seed: not a harness's
+def test_a_result_that_is_not_this_runs_is_refused(ws, planted):
+    request = _request(ws, status="none", mode="smoke")
+    # written while the run is under way (as a process the experiment left behind would), so it is fresh
+    command = shlex.join([sys.executable, "-c", "import sys, pathlib; pathlib.Path(sys.argv[1]).parent.mkdir("
+                          "parents=True, exist_ok=True); pathlib.Path(sys.argv[1]).write_text(sys.argv[2])",
+                          str(request.result_file), planted.model_dump_json()])
+    outcome = execute(request.model_copy(update={"command": command}), "j1")
+    assert outcome.returncode == 0 and outcome.result is None and not outcome.ok
 
 
 def test_a_harness_that_did_not_exit_by_itself_vouches_for_nothing(ws):

@@ -2,20 +2,23 @@
 
     python3 bench/kernels_gpu.py [--problems relu,softmax] [--repeats 3] [--trials 100] [--out DIR]
 
-Per problem, in one process and one run (eager and torch.compile are timed beside each solution):
-  - reference copy: the problem's own Model as ModelNew, run trusted (checks off) -> the speedup noise floor, ~1.0
+Every solution goes through the harness's entry point (evaluate_experiment: the pristine reference process, the
+solution's own process, the verdict in this one), in one workspace, so each problem's eager and torch.compile
+baselines are measured once, where no solution ran, and every solution of that problem is set against them:
+  - reference copy: the problem's own Model as ModelNew, judged trusted (static and fallback checks off) -> the
+    speedup noise floor, ~1.0
   - template: the cuda_kernel adapter's experiment template (inline CUDA) rendered for the problem, block_size 256
   - fast/*: hand-written kernels from harnesses/kernels/solutions/fast/ whose name starts with the problem's
-  - adversarial/*: (diag_matmul) cached output, in-place write, reference call, timer patch, side stream;
-    each must be rejected
-`--prebuild` only builds the template's CUDA extension (start it in the background to overlap the nvcc build with
-torch.compile). Prints a markdown table; with --out also writes table.md and reports.json there.
+  - adversarial/*: every attack in harnesses/kernels/adversarial/ (on diag_matmul, or the problem it names); each
+    must be rejected
+Prints a markdown table; with --out also writes table.md and reports.json there.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import shutil
 import sys
 import tempfile
 import time
@@ -26,14 +29,19 @@ from pydantic import BaseModel
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from alphalab.experiment_template import TemplateExperiment, render_template_dir  # noqa: E402
-from harnesses.kernels.problem import ProblemRef, list_problems, load_module  # noqa: E402
-from harnesses.kernels.runner import ProblemSession  # noqa: E402
-from harnesses.kernels.settings import EvalSettings, KernelReport  # noqa: E402
+from alphalab.workspace import Workspace  # noqa: E402
+from harnesses.base import EvaluationFailure  # noqa: E402
+from harnesses.kernels.evaluate import ENTRY_POINT, PROBLEM_FILE, evaluate_experiment  # noqa: E402
+from harnesses.kernels.problem import ProblemRef, list_problems  # noqa: E402
+from harnesses.kernels.settings import KernelReport  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 TEMPLATE_DIR = ROOT / "adapters" / "cuda_kernel" / "template"
 SOLUTIONS = ROOT / "harnesses" / "kernels" / "solutions"
+ADVERSARIAL = ROOT / "harnesses" / "kernels" / "adversarial"
 ADVERSARIAL_PROBLEM = "diag_matmul"
+# attacks on another problem than ADVERSARIAL_PROBLEM
+ADVERSARIAL_TARGETS = {"alias_patch_functional": "gelu"}
 BLOCK_SIZE = 256
 
 
@@ -50,11 +58,10 @@ class Row(BaseModel):
         return 100.0 * (max(times) - min(times)) / self.report.solution_ms
 
 
-def render_template(problem: str, dest: Path) -> Path:
-    exp_dir = dest / f"template_{problem}"
+def render_template(problem: str, exp_dir: Path) -> Path:
     render_template_dir(TEMPLATE_DIR, exp_dir, {"problem": problem, "block_size": BLOCK_SIZE},
-                      TemplateExperiment(id=f"bench_{problem}", name=f"template {problem}"))
-    return exp_dir / "solution.py"
+                        TemplateExperiment(id=f"bench_{problem}", name=f"template {problem}"))
+    return exp_dir / ENTRY_POINT
 
 
 def reference_copy(problem: ProblemRef, dest: Path) -> Path:
@@ -67,8 +74,9 @@ def fast_solutions(problem: str) -> list[Path]:
     return sorted((SOLUTIONS / "fast").glob(f"{problem}_*.py"))
 
 
-def adversarial_solutions() -> list[Path]:
-    return sorted((SOLUTIONS / "adversarial").glob("*.py"))
+def adversarial_solutions(problem: str) -> list[Path]:
+    return [p for p in sorted(ADVERSARIAL.glob("*.py"))
+            if not p.name.startswith("_") and ADVERSARIAL_TARGETS.get(p.stem, ADVERSARIAL_PROBLEM) == problem]
 
 
 def _fmt(value: float | None, pattern: str = "{:.4f}") -> str:
@@ -104,36 +112,42 @@ def summary(rows: list[Row]) -> str:
     ])
 
 
-def prebuild() -> None:
-    with tempfile.TemporaryDirectory() as tmp:
-        load_module(render_template(ADVERSARIAL_PROBLEM, Path(tmp)))
-
-
-def run(problems: list[ProblemRef], settings: EvalSettings, work: Path, log, save=lambda rows: None) -> list[Row]:
-    sessions = {}
+def run(problems: list[ProblemRef], device: str, trials: int, repeats: int, work: Path, log,
+        save=lambda rows: None) -> list[Row]:
+    ws = Workspace(work / "ws")
     rows: list[Row] = []
 
-    def judge(problem: ProblemRef, label: str, kind: str, path: Path, trusted: bool = False) -> None:
+    def judge(problem: ProblemRef, label: str, kind: str, solution: Path, trusted: bool = False) -> None:
+        exp = ws.experiment(f"{problem.name}-{len(rows)}")
+        if solution.parent != exp:
+            exp.mkdir(parents=True)
+            shutil.copy(solution, exp / ENTRY_POINT)
+            (exp / PROBLEM_FILE).write_text(problem.name + "\n")
+        checks = {"static_check": False, "fallback_check": False} if trusted else {}
         started = time.monotonic()
-        report = sessions[problem.name].evaluate(path, trusted=trusted)
+        try:
+            details = evaluate_experiment(exp, ws, "full", device=device, trials=trials, repeats=repeats,
+                                          **checks).details
+            report = KernelReport.model_validate(details)
+        except EvaluationFailure as exc:  # the harness's own failure (the reference's process): the row says so
+            report = KernelReport(problem=problem.name, solution=str(solution), device=device, mode="full",
+                                  rejected_rule=exc.signature, reason=exc.message)
         row = Row(label=label, kind=kind, report=report)
         rows.append(row)
-        log(f"{problem.name:>14} {label:<28} {report.rejected_rule or 'accepted':<16} "
+        log(f"{problem.name:>14} {label:<34} {report.rejected_rule or 'accepted':<20} "
             f"sol={_fmt(report.solution_ms)} eager={_fmt(report.eager_ms)} compile={_fmt(report.compile_ms)} "
             f"spread={_fmt(row.spread_pct, '{:.2f}')}% ({time.monotonic() - started:.1f} s)")
         save(rows)
 
-    # pass 1 needs no nvcc build, so a background --prebuild can finish meanwhile
     for problem in problems:
-        sessions[problem.name] = ProblemSession(problem, settings)
         judge(problem, "reference copy", "reference", reference_copy(problem, work), trusted=True)
         for path in fast_solutions(problem.name):
             judge(problem, f"fast/{path.stem}", "fast", path)
-        if problem.name == ADVERSARIAL_PROBLEM:
-            for path in adversarial_solutions():
-                judge(problem, f"adversarial/{path.stem}", "adversarial", path)
-    for problem in problems if settings.device == "cuda" else []:  # the template is CUDA: nothing to build on CPU
-        judge(problem, "template (inline CUDA)", "template", render_template(problem.name, work))
+        for path in adversarial_solutions(problem.name):
+            judge(problem, f"adversarial/{path.stem}", "adversarial", path)
+    for problem in problems if device == "cuda" else []:  # the template is CUDA: nothing to build on CPU
+        judge(problem, "template (inline CUDA)", "template",
+              render_template(problem.name, ws.experiment(f"{problem.name}-{len(rows)}")))
         if rows[-1].report.rejected_rule == "import_error":
             log("the template's CUDA extension did not build; its other rows would only retry the build")
             break
@@ -149,14 +163,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--trials", type=int, default=100)
     parser.add_argument("--device", choices=("cuda", "cpu"), default="cuda")
     parser.add_argument("--out", type=Path, default=None)
-    parser.add_argument("--prebuild", action="store_true")
     args = parser.parse_args(argv)
-    if args.prebuild:
-        prebuild()
-        return 0
     wanted = {p for p in args.problems.split(",") if p}
     problems = [p for p in list_problems() if not wanted or p.name in wanted]
-    settings = EvalSettings.for_mode("full", device=args.device, trials=args.trials, repeats=args.repeats)
+
     def save(rows: list[Row]) -> None:
         # after every solution, so a run cut short still leaves what it measured
         if args.out:
@@ -165,7 +175,8 @@ def main(argv: list[str] | None = None) -> int:
             (args.out / "reports.json").write_text(json.dumps([r.model_dump(mode="json") for r in rows], indent=1))
 
     with tempfile.TemporaryDirectory(prefix="kernels-bench-") as tmp:
-        rows = run(problems, settings, Path(tmp), lambda line: print(line, flush=True), save)
+        rows = run(problems, args.device, args.trials, args.repeats, Path(tmp), lambda line: print(line, flush=True),
+                   save)
     save(rows)
     print(table(rows) + "\n\n" + summary(rows))
     return 0

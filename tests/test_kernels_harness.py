@@ -1,9 +1,12 @@
 """The kernel harness in CPU mode: correctness, integrity checks (static and at run time), timing, re-verification,
-the problem set and the evaluate entry point. GPU behaviour is in test_kernels_gpu.py."""
+the trusted verdict, the problem set and the evaluate entry point. Most tests judge the harness's own solutions in
+this process (LocalJudge); the entry-point tests run the three processes. GPU behaviour is in test_kernels_gpu.py,
+attacks on the baselines and on the harness's processes in test_kernels_adversarial.py."""
 
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -11,17 +14,24 @@ from pathlib import Path
 import pytest
 import torch
 
-from alphalab.results import RunResult
+from alphalab.experiment_files import IO_DIR
+from alphalab.results import read_result
+from alphalab.workspace import Workspace
 from harnesses.kernels.correctness import compare, tolerance
 from harnesses.kernels.integrity import fallback_ops
+from harnesses.kernels.judge import judge_solution
+from harnesses.kernels.local import LocalJudge
 from harnesses.kernels.problem import find_problem, list_problems
-from harnesses.kernels.runner import ProblemSession
-from harnesses.kernels.settings import EvalSettings
+from harnesses.kernels.settings import EvalSettings, KernelReport
 from harnesses.kernels.static_check import check_source
 
 REPO = Path(__file__).resolve().parents[1]
+# `python -P` leaves the working directory off sys.path: the repository is named explicitly (the device machine has
+# no installed copy)
+REPO_ENV = {**os.environ,
+            "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")]))}
 SOLUTIONS = REPO / "harnesses" / "kernels" / "solutions"
-ADVERSARIAL = SOLUTIONS / "adversarial"
+ADVERSARIAL = REPO / "harnesses" / "kernels" / "adversarial"
 ROWSCALE = SOLUTIONS / "reference" / "diag_matmul_rowscale.py"
 WRONG = SOLUTIONS / "reference" / "diag_matmul_wrong.py"
 
@@ -31,8 +41,8 @@ def _settings(**kw) -> EvalSettings:
 
 
 @pytest.fixture(scope="module")
-def diag_session() -> ProblemSession:
-    return ProblemSession(find_problem("diag_matmul"), _settings())
+def diag_session() -> LocalJudge:
+    return LocalJudge(find_problem("diag_matmul"), _settings())
 
 
 def _write(tmp_path: Path, name: str, source: str) -> Path:
@@ -53,6 +63,9 @@ def test_a_correct_solution_passes_with_timings(diag_session):
     # CPU mode has no torch.compile baseline: recorded as absent, not as a made-up number
     assert report.compile_ms is None and report.speedup_vs_compile is None
     assert report.env.device == "cpu" and report.env.torch == torch.__version__
+    # the baselines are the pristine reference's, whatever the solution's process did
+    assert report.eager_ms_repeats == diag_session.baseline.eager_ms_repeats
+    assert report.baseline_key == diag_session.baseline.key
 
 
 def test_a_wrong_solution_fails_with_the_max_error(diag_session):
@@ -82,7 +95,7 @@ def test_adversarial_solutions_are_rejected_with_their_reason(diag_session, name
 
 def test_the_run_time_layer_catches_what_the_static_check_would(tmp_path):
     # static check off: the reference call is then seen in the ops forward dispatches
-    session = ProblemSession(find_problem("diag_matmul"), _settings(static_check=False))
+    session = LocalJudge(find_problem("diag_matmul"), _settings(static_check=False))
     report = session.evaluate(ADVERSARIAL / "calls_reference.py")
     assert report.rejected_rule == "torch_fallback"
     assert "aten.mm" in report.reason
@@ -90,12 +103,12 @@ def test_the_run_time_layer_catches_what_the_static_check_would(tmp_path):
 
 def test_a_timer_patch_is_caught_at_run_time_in_its_own_process(tmp_path):
     # the solution replaces time.perf_counter for the whole process, so it must not run inside pytest's
-    out = tmp_path / "report.json"
     settings = _settings(static_check=False)
-    subprocess.run([sys.executable, "-m", "harnesses.kernels.runner", "--problem-file",
+    subprocess.run([sys.executable, "-P", "-m", "harnesses.kernels.runner", "--problem-file",
                     str(find_problem("diag_matmul").path), "--solution", str(ADVERSARIAL / "patches_timer.py"),
-                    "--settings", settings.model_dump_json(), "--out", str(out)], cwd=REPO, check=True, timeout=120)
-    report = json.loads(out.read_text())
+                    "--settings", settings.model_dump_json(), "--io", str(tmp_path)], cwd=REPO, env=REPO_ENV,
+                   check=True, timeout=120)
+    report = json.loads((tmp_path / "kernel_report.json").read_text())
     assert report["rejected_rule"] == "patches_timer"
     assert "time.perf_counter" in report["reason"] and "torch.cuda.Event.elapsed_time" in report["reason"]
 
@@ -111,6 +124,8 @@ _CLEAN = "import torch\n\nclass ModelNew(torch.nn.Module):\n    def forward(self
     ("SRC = 'cudaStream_t s; cudaStreamCreate(&s);'\n", "side_stream"),
     ("import time\n", "forbidden_import"),
     ("import os\n", "forbidden_import"),
+    ("SEEDS = torch.sys.argv\n", "forbidden_import"),  # the settings (and so the seeds) are in argv
+    ("import torch as t\nt.os.environ['PYTORCH_CUDA_ALLOC_CONF'] = ''\n", "forbidden_import"),
     ("torch.cuda.synchronize = lambda *a: None\n", "patches_library"),
     ("setattr(torch, 'mm', None)\n", "patches_library"),
     ("f = torch.compile(lambda x: x)\n", "torch_fallback"),
@@ -131,8 +146,15 @@ def test_a_file_without_modelnew_or_with_a_syntax_error_is_rejected():
 
 
 def test_hand_written_solutions_pass_the_static_check():
-    for path in sorted((SOLUTIONS / "fast").glob("*.py")) + [ROWSCALE]:
+    for path in sorted((SOLUTIONS / "fast").glob("*.py")) + sorted((SOLUTIONS / "reference").glob("*.py")):
         assert check_source(path.read_text()) == [], path.name
+
+
+def test_the_polynomial_gelu_is_accepted_without_the_references_ops():
+    # the honest twin of adversarial/alias_patch_functional.py: same forward, no patch
+    report = LocalJudge(find_problem("gelu"), _settings()).evaluate(SOLUTIONS / "reference" / "gelu_erf_poly.py")
+    assert report.accepted, report.reason
+    assert report.max_abs_error < 1e-5
 
 
 # --- run-time pieces -------------------------------------------------------------------------------------------
@@ -171,7 +193,7 @@ def test_a_try_except_fallback_is_rejected_before_import(diag_session, tmp_path)
 
 
 def test_returning_an_input_is_rejected(tmp_path):
-    session = ProblemSession(find_problem("relu"), _settings())
+    session = LocalJudge(find_problem("relu"), _settings())
     path = _write(tmp_path, "identity.py", "import torch\n\nclass ModelNew(torch.nn.Module):\n"
                   "    def forward(self, x):\n        return x\n")
     assert session.evaluate(path).rejected_rule == "output_aliases_input"
@@ -212,14 +234,48 @@ def test_a_large_speedup_is_reverified_with_new_inputs_and_more_trials(tmp_path)
                       "    def __init__(self):\n        super().__init__()\n        self.calls = 0\n"
                       "    def forward(self, x):\n        self.calls += 1\n"
                       "        return x + x if self.calls <= 15 else x + x + 1\n")
-    session = ProblemSession(find_problem("slow_double", problems), _settings(reverify_threshold=3.0, trials=5,
-                                                                             warmup=1))
+    session = LocalJudge(find_problem("slow_double", problems), _settings(reverify_threshold=3.0, trials=5, warmup=1))
     report = session.evaluate(fast)
     assert report.accepted and report.reverified is True
     assert report.first_pass_speedup > 3.0 and report.trials == 15
     failed = session.evaluate(decaying)
     assert not failed.accepted and failed.reverified is False
     assert failed.reason.startswith("re-verification failed") and failed.rejected_rule == "incorrect"
+
+
+# --- the verdict: what the solution's process reports is only its word -------------------------------------------
+
+def _verdict(session: LocalJudge, claimed: KernelReport, outputs: dict) -> KernelReport:
+    return judge_solution(session.problem, ROWSCALE, session.settings,
+                          reference=lambda seeds: (session.baseline, session.reference.outputs(seeds)),
+                          run_solution=lambda settings, ops, below_ms: (claimed, outputs))
+
+
+def _claim(solution_ms: float) -> KernelReport:
+    return KernelReport(problem="diag_matmul", solution="forged", device="cpu", mode="smoke", correct=True,
+                        solution_ms=solution_ms, solution_ms_repeats=[solution_ms], speedup_vs_eager=1e6)
+
+
+def test_a_report_that_claims_success_is_judged_on_its_outputs(diag_session):
+    seeds = diag_session.settings.correctness_seeds()
+    right = diag_session.reference.outputs(seeds)
+    honest_ms = diag_session.baseline.eager_ms
+    assert _verdict(diag_session, _claim(honest_ms), {}).rejected_rule == "missing_outputs"
+    assert _verdict(diag_session, _claim(honest_ms), {s: [torch.zeros_like(right[s][0])] for s in seeds}
+                    ).rejected_rule == "incorrect"
+    assert _verdict(diag_session, _claim(honest_ms), {s: right[seeds[0]] for s in seeds}
+                    ).rejected_rule == "stale_output"
+    report = _verdict(diag_session, _claim(honest_ms), right)
+    assert report.accepted and report.speedup_vs_eager == pytest.approx(1.0)
+
+
+def test_a_claimed_large_speedup_needs_re_verification_outputs(diag_session):
+    right = diag_session.reference.outputs(diag_session.settings.correctness_seeds())
+    report = _verdict(diag_session, _claim(1e-6), right)
+    assert report.rejected_rule == "reverify_missing" and report.first_pass_speedup > 1000
+    claimed = _claim(1e-6).model_copy(update={"reverified": True, "first_pass_solution_ms": 1e-6})
+    report = _verdict(diag_session, claimed, right)
+    assert report.rejected_rule == "missing_outputs" and report.reason.startswith("re-verification failed")
 
 
 # --- problems --------------------------------------------------------------------------------------------------
@@ -235,8 +291,8 @@ def test_the_problem_set_covers_the_required_categories():
 def test_every_problem_passes_with_a_copy_of_its_reference(problem, tmp_path):
     ref = find_problem(problem)
     copy = _write(tmp_path, "copy.py", ref.path.read_text() + "\n\nModelNew = Model\n")
-    session = ProblemSession(ref, _settings(trials=2, warmup=1))
-    inputs = session.inputs(0)
+    session = LocalJudge(ref, _settings(trials=2, warmup=1))
+    inputs = session.reference.inputs(0)
     assert any(isinstance(v, torch.Tensor) and v.is_floating_point() and v.abs().sum() > 0 for v in inputs)
     report = session.evaluate(copy, trusted=True)
     assert report.accepted, report.reason
@@ -271,34 +327,40 @@ def _evaluate_cli(exp: Path, ws: Path, *extra: str) -> subprocess.CompletedProce
                           cwd=REPO, capture_output=True, text=True, timeout=180)
 
 
-def test_evaluate_records_metrics_and_replaces_a_forged_file(tmp_path):
+def test_evaluate_records_the_result_outside_the_experiment_folder(tmp_path):
     ws = tmp_path / "ws"
     exp = _experiment(ws, ROWSCALE)
+    # what an experiment leaves in its folder is never read as a result, and a link planted as the exchange folder
+    # is removed, not followed
     (exp / "metrics.json").write_text(json.dumps({"status": "ok", "eval_mode": "full",
                                                   "metrics": {"speedup_vs_compile": 1000.0}}))
+    (exp / IO_DIR).symlink_to(tmp_path)
     proc = _evaluate_cli(exp, ws)
     assert proc.returncode == 0, proc.stdout + proc.stderr
-    result = RunResult.read(exp)
+    result = read_result(Workspace(ws), exp, "smoke")
     assert result.status == "ok" and result.eval_mode == "smoke" and result.harness == "kernels"
     assert result.metrics["correct"] == 1.0 and "speedup_vs_compile" not in result.metrics
     assert result.details["problem"] == "diag_matmul" and result.details["env"]["torch"]
+    assert tmp_path.is_dir() and not (exp / IO_DIR).exists()
+    # the pristine baseline is cached under the workspace's private folder, keyed as the report says
+    cached = json.loads((ws / ".private" / "kernels" / f"diag_matmul-{result.details['baseline_key'][:16]}.json")
+                        .read_text())
+    assert cached["eager_ms_repeats"] == result.details["eager_ms_repeats"]
 
 
 def test_evaluate_records_a_rejection_with_its_rule(tmp_path):
-    from alphalab.workspace import Workspace
     from harnesses.kernels.evaluate import evaluate_experiment
 
     ws = tmp_path / "ws"
     exp = _experiment(ws, ADVERSARIAL / "inplace_write.py")
     returned = evaluate_experiment(exp, Workspace(ws), "smoke", device="cpu")
-    result = RunResult.read(exp)
+    result = read_result(Workspace(ws), exp, "smoke")
     assert result == returned
     assert result.status == "failed" and result.error_signature == "input_mutated"
     assert result.metrics["correct"] == 0.0 and "input 1" in result.error
 
 
 def test_evaluate_reads_the_problem_folder_from_the_adapter_options(tmp_path):
-    from alphalab.workspace import Workspace
     from harnesses.kernels.evaluate import problem_name, problems_dir
 
     ws = Workspace(tmp_path / "ws")

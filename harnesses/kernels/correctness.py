@@ -37,6 +37,11 @@ def flatten(out: Any) -> list[torch.Tensor]:
     raise TypeError(f"forward returned {type(out).__name__}, expected a tensor or a tuple of tensors")
 
 
+def host_copy(out: Any) -> list[torch.Tensor]:
+    """The output tensors, copied to the CPU now (the caller may reuse its buffers later)."""
+    return [t.detach().to("cpu", copy=True) for t in flatten(out)]
+
+
 def compare(out: Any, ref: Any) -> Comparison:
     outs, refs = flatten(out), flatten(ref)
     if len(outs) != len(refs):

@@ -1,13 +1,21 @@
 """Evaluate one kernel experiment and record its result.
 
-    python -m harnesses.kernels.evaluate --experiment EXP_DIR --workspace WS --mode smoke|full [--seed N]
-        [--problem NAME] [--device cpu|cuda] [--problems-dir DIR] [--sandbox none|bwrap]
+    python -P -m harnesses.kernels.evaluate --experiment EXP_DIR --workspace WS --mode smoke|full [--seed N]
+        [--problem NAME] [--device cpu|cuda] [--problems-dir DIR] [--sandbox auto|none|bwrap]
 
 The experiment folder holds `solution.py` (a `ModelNew`) and names its problem in `problem.txt` (one line), unless
 `--problem` is given or `spec.json` carries `{"params": {"problem": ...}}`. Problems come from `--problems-dir`, else
-the workspace adapter's `options.problems_dir`, else the built-in set. The solution is imported only in a separate
-process (harnesses.kernels.runner, through harnesses.base's isolation); this process turns that process's report
-into `metrics.json`.
+the workspace adapter's `options.problems_dir`, else the built-in set.
+
+Three processes, and what each computes:
+- this one (trusted; never imports the solution): the static check, the comparison of the solution's outputs with
+  the reference's, the speedups, and the recorded result (judge.py);
+- the pristine reference process (harnesses.kernels.reference; outside the sandbox, working in the workspace's
+  `.private/kernels/`, where its baselines are cached): the reference's outputs for this evaluation's input seeds,
+  its op set, and the eager and torch.compile timings;
+- the solution's process (harnesses.kernels.runner; sandboxed, `-P`, a PYTHONPATH without the experiment folder):
+  imports the solution, runs the run-time checks, saves its outputs and times it. What it hands back through the
+  experiment's `_io/` folder is the solution's word (see KernelReport).
 """
 
 from __future__ import annotations
@@ -15,23 +23,31 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import sys
+import tempfile
 import time
 from pathlib import Path
 
+import torch
 import yaml
 
 from alphalab.config import SandboxConfig
+from alphalab.experiment_files import IO_DIR
 from alphalab.results import RunResult
+from alphalab.sandbox import CommandResult, run_command
 from alphalab.workspace import Workspace
-from harnesses.base import EvaluationFailure, HarnessArgs, harness_main, record, run_experiment_process
+from harnesses.base import EvaluationFailure, HarnessArgs, clear_result, harness_main, record, run_experiment_process
+from harnesses.kernels.judge import Outputs, ReferenceFn, SolutionFn, judge_solution
 from harnesses.kernels.problem import BUILTIN_PROBLEMS, ProblemRef, find_problem
-from harnesses.kernels.settings import EvalSettings, KernelReport
+from harnesses.kernels.reference import BASELINE_FILE
+from harnesses.kernels.runner import REPORT_FILE
+from harnesses.kernels.settings import Baseline, EvalSettings, KernelReport
 
 HARNESS_NAME = "kernels"
 ENTRY_POINT = "solution.py"
 PROBLEM_FILE = "problem.txt"
-REPORT_FILE = ".kernel_report.json"
+CACHE_DIR = "kernels"  # under Workspace.private
 _REPO_ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -68,37 +84,113 @@ def problems_dir(workspace: Workspace | None, override: Path | None) -> Path:
     return BUILTIN_PROBLEMS
 
 
-def judge(problem: ProblemRef, exp_dir: Path, settings: EvalSettings, workspace: Workspace,
-          sandbox: SandboxConfig | None, timeout_s: float) -> KernelReport:
-    """Run the runner on the solution in its own process; a crash or timeout there is the solution's failure.
+def python_path(*excluded: Path) -> str:
+    """The repository first, then the caller's absolute PYTHONPATH entries outside `excluded` (the workspace, the
+    experiment folder): an empty or relative entry would resolve against the child's working directory, which for
+    the runner is the experiment folder."""
+    kept = [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep)
+            if p and os.path.isabs(p) and not any(Path(p).resolve().is_relative_to(x) for x in excluded)]
+    return os.pathsep.join([str(_REPO_ROOT), *kept])
 
-    The report comes back through the experiment folder (the only writable path under a sandbox). The solution
-    shares the runner's process, so what keeps it from rewriting the report is the static check (no file or `sys`
-    access) and the run-time checks, not the file system."""
-    report_path = exp_dir / REPORT_FILE
-    report_path.unlink(missing_ok=True)
-    argv = [sys.executable, "-m", "harnesses.kernels.runner", "--problem-file", str(problem.path),
-            "--solution", str(exp_dir / ENTRY_POINT), "--settings", settings.model_dump_json(),
-            "--out", str(report_path)]
-    # builds and caches go to the experiment folder: under a sandbox it is the only writable path
-    python_path = os.pathsep.join(filter(None, [str(_REPO_ROOT), os.environ.get("PYTHONPATH")]))
-    env = {"PYTHONPATH": python_path, "TORCH_EXTENSIONS_DIR": str(exp_dir / ".torch_extensions"),
-           "TRITON_CACHE_DIR": str(exp_dir / ".triton"), "PYTHONDONTWRITEBYTECODE": "1"}
-    for name in ("CUDA_VISIBLE_DEVICES", "TORCH_CUDA_ARCH_LIST", "MAX_JOBS", "CUDA_HOME"):
-        if name in os.environ:
-            env[name] = os.environ[name]
-    run = run_experiment_process(argv, exp_dir=exp_dir, workspace=workspace, timeout_s=timeout_s, sandbox=sandbox,
-                                 inputs=(problem.path.parent, _REPO_ROOT), env=env)
+
+def _clear(path: Path) -> None:
+    # a link planted under the name is removed, never followed
+    if path.is_symlink() or path.is_file():
+        path.unlink()
+    elif path.is_dir():
+        shutil.rmtree(path)
+
+
+def load_outputs(path: Path) -> list[torch.Tensor] | None:
+    """One input set's saved output tensors; None for a missing, linked or malformed file."""
+    if path.is_symlink() or not path.is_file():
+        return None
+    try:
+        value = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception:  # whatever the file holds, it is no output list
+        return None
+    if isinstance(value, list) and all(type(t) is torch.Tensor and t.layout == torch.strided for t in value):
+        return value
+    return None
+
+
+def reference_fn(problem: ProblemRef, settings: EvalSettings, workspace: Workspace, timeout_s: float) -> ReferenceFn:
+    """The pristine reference process, one run per request: trusted code only, so no sandbox; its baselines and
+    compile caches stay under .private/, where experiment code can neither read nor plant anything."""
+    cache = workspace.private / CACHE_DIR
+
+    def reference(seeds: list[int]) -> tuple[Baseline, Outputs]:
+        cache.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryDirectory(dir=cache, prefix="request-") as tmp:
+            out = Path(tmp)
+            argv = [sys.executable, "-P", "-m", "harnesses.kernels.reference", "--problem-file", str(problem.path),
+                    "--settings", settings.model_dump_json(), "--seeds", ",".join(map(str, seeds)),
+                    "--cache", str(cache), "--out", str(out)]
+            env = {"PYTHONPATH": python_path(workspace.root), "PYTHONDONTWRITEBYTECODE": "1",
+                   "TORCHINDUCTOR_CACHE_DIR": str(cache / "inductor"), "TRITON_CACHE_DIR": str(cache / "triton")}
+            proc = run_command(argv, cwd=out, timeout_s=timeout_s, env=env)
+            if proc.returncode != 0 or not (out / BASELINE_FILE).is_file():
+                raise EvaluationFailure("reference_error", f"the reference process exited {proc.returncode} "
+                                                           f"(timed out: {proc.timed_out}): {proc.output[-3000:]}")
+            baseline = Baseline.model_validate_json((out / BASELINE_FILE).read_text())
+            outputs = {seed: load_outputs(out / f"{seed}.pt") for seed in seeds}
+        missing = [seed for seed, value in outputs.items() if value is None]
+        if missing:
+            raise EvaluationFailure("reference_error", f"the reference process wrote no outputs for seeds {missing}")
+        return baseline, outputs
+
+    return reference
+
+
+def solution_fn(problem: ProblemRef, exp_dir: Path, workspace: Workspace, sandbox: SandboxConfig | None,
+                timeout_s: float) -> SolutionFn:
+    """The solution's process, in the sandbox; a crash or timeout there is the solution's failure."""
+    io = exp_dir / IO_DIR
+
+    def run_solution(settings: EvalSettings, reference_ops: list[str] | None,
+                     reverify_below_ms: float) -> tuple[KernelReport, Outputs]:
+        _clear(io)
+        io.mkdir()
+        argv = [sys.executable, "-P", "-m", "harnesses.kernels.runner", "--problem-file", str(problem.path),
+                "--solution", str(exp_dir / ENTRY_POINT), "--settings", settings.model_dump_json(), "--io", str(io),
+                "--reverify-below-ms", repr(reverify_below_ms)]
+        if reference_ops is not None:
+            argv += ["--reference-ops", json.dumps(reference_ops)]
+        # builds and caches go to the experiment folder: under a sandbox it is the only writable path
+        env = {"PYTHONPATH": python_path(workspace.root, exp_dir), "PYTHONDONTWRITEBYTECODE": "1",
+               "TORCH_EXTENSIONS_DIR": str(exp_dir / ".torch_extensions"), "TRITON_CACHE_DIR": str(exp_dir / ".triton")}
+        for name in ("CUDA_VISIBLE_DEVICES", "TORCH_CUDA_ARCH_LIST", "MAX_JOBS", "CUDA_HOME"):
+            if name in os.environ:
+                env[name] = os.environ[name]
+        try:
+            run = run_experiment_process(argv, exp_dir=exp_dir, workspace=workspace, timeout_s=timeout_s,
+                                         sandbox=sandbox, inputs=(problem.path.parent, _REPO_ROOT), env=env)
+            return _read_run(run, io, settings, problem, exp_dir, timeout_s)
+        finally:
+            _clear(io)
+
+    return run_solution
+
+
+def _read_run(run: CommandResult, io: Path, settings: EvalSettings, problem: ProblemRef, exp_dir: Path,
+              timeout_s: float) -> tuple[KernelReport, Outputs]:
+    """What the solution's process left in `io`. Every process of the run is dead by now (the sandbox's PID
+    namespace, or the reaper), so nothing swaps these files while they are read."""
     base = KernelReport(problem=problem.name, solution=str(exp_dir / ENTRY_POINT), device=settings.device,
                         mode=settings.mode)
     if run.timed_out:
-        return base.model_copy(update={"rejected_rule": "timeout", "reason": f"no verdict within {timeout_s:g} s"})
-    if run.returncode != 0 or not report_path.is_file():
+        return base.model_copy(update={"rejected_rule": "timeout", "reason": f"no verdict within {timeout_s:g} s"}), {}
+    report = io / REPORT_FILE
+    if run.returncode != 0 or io.is_symlink() or report.is_symlink() or not report.is_file():
         return base.model_copy(update={"rejected_rule": "crash",
-                                       "reason": f"runner exited {run.returncode}: {run.output[-3000:]}"})
-    report = KernelReport.model_validate_json(report_path.read_text())
-    report_path.unlink()
-    return report
+                                       "reason": f"runner exited {run.returncode}: {run.output[-3000:]}"}), {}
+    try:
+        claimed = KernelReport.model_validate_json(report.read_text())
+    except ValueError as exc:
+        return base.model_copy(update={"rejected_rule": "bad_report", "reason": f"unreadable report: {exc}"}), {}
+    seeds = settings.correctness_seeds() + settings.correctness_seeds(reverify=True)
+    outputs = {seed: value for seed in seeds if (value := load_outputs(io / f"{seed}.pt")) is not None}
+    return claimed, outputs
 
 
 def to_result(report: KernelReport, seed: int, wall_seconds: float) -> RunResult:
@@ -117,6 +209,7 @@ def evaluate_experiment(exp_dir: Path, workspace: Workspace, mode: str, seed: in
                         device: str | None = None, problems: Path | None = None,
                         sandbox: SandboxConfig | None = None, timeout_s: float = 1800.0, **overrides) -> RunResult:
     exp_dir = Path(exp_dir).resolve()
+    clear_result(workspace, exp_dir, mode)
     if not (exp_dir / ENTRY_POINT).is_file():
         raise EvaluationFailure("bad_experiment", f"{ENTRY_POINT} not found in {exp_dir}")
     try:
@@ -126,12 +219,13 @@ def evaluate_experiment(exp_dir: Path, workspace: Workspace, mode: str, seed: in
     threshold = adapter_options(workspace).get("reverify_threshold")
     if threshold and "reverify_threshold" not in overrides:
         overrides["reverify_threshold"] = float(threshold)
-    # "auto" is resolved in the runner, so this process never imports torch
+    # "auto" is resolved in the reference process: this one never initialises CUDA
     settings = EvalSettings.for_mode(mode, device=device or "auto", seed=seed, **overrides)
     started = time.monotonic()
-    report = judge(ref, exp_dir, settings, workspace, sandbox, timeout_s)
+    report = judge_solution(ref, exp_dir / ENTRY_POINT, settings, reference_fn(ref, settings, workspace, timeout_s),
+                            solution_fn(ref, exp_dir, workspace, sandbox, timeout_s))
     result = to_result(report, seed, time.monotonic() - started)
-    record(exp_dir, result)
+    record(workspace, exp_dir, result)
     return result
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import importlib.util
 import itertools
+import traceback
 from pathlib import Path
 from types import ModuleType
 
@@ -63,3 +64,9 @@ def check_problem_module(module: ModuleType) -> None:
     missing = [a for a in ("Model", "get_inputs", "get_init_inputs") if not hasattr(module, a)]
     if missing:
         raise AttributeError(f"{module.__file__}: not a KernelBench-format problem, missing {missing}")
+
+
+def short_error(exc: BaseException, limit: int = 2000) -> str:
+    """The last line(s) of an exception raised by problem or solution code, for a report."""
+    text = "".join(traceback.format_exception_only(type(exc), exc)).strip()
+    return text[-limit:]

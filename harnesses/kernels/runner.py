@@ -1,144 +1,105 @@
-"""One problem, one device: build the reference (eager and compiled) once, then judge solutions against it.
+"""The solution's process: import the solution, run it on fresh input sets, keep its outputs, time it.
 
-This module is the timing process. It imports the solution (after the static check), so evaluate.py runs it as
-a subprocess of its own; the bench runs it in-process to judge several solutions against one compiled reference.
-Everything that is compared, timed and reported here is computed by harness code from outputs it observes.
+    python -P -m harnesses.kernels.runner --problem-file P --solution S --settings JSON --io DIR
+        [--reference-ops JSON] [--reverify-below-ms MS]
+
+evaluate.py starts this in the sandbox, with `-P` and a PYTHONPATH that leaves out the experiment folder (a
+`harnesses/` package there must not stand in for this module). The solution shares this process, so everything
+this process writes is the solution's word: its outputs (`DIR/<seed>.pt`) are compared with the pristine
+reference's by the trusted harness (judge.py), and its timing is set against baselines from the pristine process.
+No reference model runs here; only its initial weights are drawn, before the import, to hand to ModelNew.
+
+The checks here are what only this process can observe: the timer and torch's functions and global state
+(snapshots taken before the import), streams, input mutation, an output returned twice, and the PyTorch fallback
+(the reference's op set comes from the pristine process). A solution that slips past them still has to produce
+the reference's outputs, on inputs it cannot know in advance.
 """
 
 from __future__ import annotations
 
 import argparse
-import importlib.metadata
+import json
 import os
-import subprocess
-import traceback
 from pathlib import Path
 from typing import Any
 
 import torch
 
-from harnesses.kernels.correctness import compare, flatten, poison_memory, same_storage
+from harnesses.base.torch_state import TorchState
+from harnesses.kernels.correctness import flatten, host_copy, poison_memory, same_storage
 from harnesses.kernels.integrity import TimerSnapshot, fallback_ops, record_ops
-from harnesses.kernels.problem import ProblemRef, check_problem_module, load_module
-from harnesses.kernels.settings import EnvInfo, EvalSettings, KernelReport
-from harnesses.kernels.static_check import check_source
+from harnesses.kernels.problem import ProblemRef, load_module, short_error
+from harnesses.kernels.settings import EvalSettings, KernelReport
 from harnesses.kernels.timing import MIN_WINDOW_MS, Timer, median
+from harnesses.kernels.workload import load_problem, make_inputs, reference_model, set_precision
 
 # taken when the harness is imported, before any solution code can run in this process
 SNAPSHOT = TimerSnapshot()
-_REVERIFY_SEED_OFFSET = 7919
-_TIMING_SEED_OFFSET = 104729
+REPORT_FILE = "kernel_report.json"
+# about 1 ms at H100 clocks: longer than the host takes to enqueue a forward and the copy after it
+_FORWARD_HEADSTART_CYCLES = 2_000_000
+_NAMES_SHOWN = 12
 
 
 class Rejected(Exception):
-    def __init__(self, rule: str, reason: str, max_abs_error: float | None = None) -> None:
+    def __init__(self, rule: str, reason: str) -> None:
         super().__init__(reason)
-        self.rule, self.reason, self.max_abs_error = rule, reason, max_abs_error
-
-
-def environment(device: torch.device) -> EnvInfo:
-    info = EnvInfo(device=device.type, torch=torch.__version__, cuda=torch.version.cuda)
-    try:
-        info.triton = importlib.metadata.version("triton")
-    except importlib.metadata.PackageNotFoundError:
-        pass
-    if device.type == "cuda":
-        info.gpu = torch.cuda.get_device_name(device)
-        try:
-            smi = subprocess.run(["nvidia-smi", "--query-gpu=driver_version", "--format=csv,noheader"],
-                                 capture_output=True, text=True, timeout=30)
-            info.driver = smi.stdout.strip().splitlines()[0] if smi.returncode == 0 and smi.stdout.strip() else None
-        except (OSError, subprocess.TimeoutExpired):
-            info.driver = None
-    return info
-
-
-def _to_device(value: Any, device: torch.device) -> Any:
-    return value.to(device) if isinstance(value, torch.Tensor) else value
+        self.rule, self.reason = rule, reason
 
 
 def _clone(values: list[Any]) -> list[Any]:
     return [v.clone() if isinstance(v, torch.Tensor) else v for v in values]
 
 
-class ProblemSession:
+def _listed(names: list[str]) -> str:
+    more = len(names) - _NAMES_SHOWN
+    return ", ".join(names[:_NAMES_SHOWN]) + (f" and {more} more" if more > 0 else "")
+
+
+class SolutionSession:
     def __init__(self, problem: ProblemRef, settings: EvalSettings) -> None:
         self.problem = problem
         self.settings = settings = settings.resolved(torch.cuda.is_available())
         self.device = torch.device(settings.device)
-        if self.device.type == "cuda":
-            # the reference is true fp32: TF32 would move it by more than the 1e-4 tolerance
-            torch.backends.cuda.matmul.allow_tf32 = False
-            torch.backends.cudnn.allow_tf32 = False
-        self.module = load_module(problem.path, small=settings.use_small)
-        check_problem_module(self.module)
+        set_precision(self.device)
+        self.module = load_problem(problem, settings.use_small)
         self.init_inputs = list(self.module.get_init_inputs())
-        torch.manual_seed(settings.seed)
-        self.reference = self.module.Model(*self.init_inputs).to(self.device).eval()
-        self.compiled = torch.compile(self.reference) if settings.use_compile else None
-        self.compile_error: str | None = None
+        # the reference's initial weights, for a ModelNew with the same parameters; the model itself is dropped
+        self.reference_state = reference_model(self.module, settings.seed, self.device).state_dict()
         self.timer = Timer(self.device, SNAPSHOT)
-        self.env = environment(self.device)
+        self.state: TorchState | None = None
+        self.outputs: dict[int, list[torch.Tensor]] = {}
 
-    # inputs ------------------------------------------------------------------------------------------------
-    def inputs(self, seed: int) -> list[Any]:
-        torch.manual_seed(seed)
-        # created on the device where get_inputs() leaves the device open (KernelBench's do): no host round trip
-        with self.device:
-            values = [_to_device(v, self.device) for v in self.module.get_inputs()]
-        for i, v in enumerate(values):
-            if isinstance(v, torch.Tensor) and v.is_floating_point() and v.numel() and not v.abs().sum():
-                raise ValueError(f"{self.problem.name}: get_inputs() returned an all-zero input {i}")
-        return values
-
-    # one solution ------------------------------------------------------------------------------------------
-    def evaluate(self, solution_path: Path, *, trusted: bool = False) -> KernelReport:
-        """Judge one solution. `trusted` (the harness's own copy of the reference, for calibration) skips the
-        static and fallback checks; nothing a Worker wrote is ever run trusted."""
-        s = self.settings
-        if trusted:
-            self.settings = s.model_copy(update={"static_check": False, "fallback_check": False})
-        try:
-            return self._judge(Path(solution_path))
-        finally:
-            self.settings = s
-
-    def _judge(self, solution_path: Path) -> KernelReport:
+    def evaluate(self, solution_path: Path, reference_ops: list[str] | None = None,
+                 reverify_below_ms: float | None = None) -> tuple[KernelReport, dict[int, list[torch.Tensor]]]:
+        """The report (timings, a run-time rejection) and the outputs per input seed. Without `reference_ops` the
+        fallback check is off; a solution faster than `reverify_below_ms` is run again on new inputs."""
         s = self.settings
         report = KernelReport(problem=self.problem.name, solution=str(solution_path), device=self.device.type,
-                              mode=s.mode, env=self.env, trials=s.trials, correctness_sets=s.correctness_sets)
+                              mode=s.mode, trials=s.trials, correctness_sets=s.correctness_sets)
+        self.outputs = {}
         try:
             with torch.no_grad():
-                self._evaluate(solution_path, report)
+                self._evaluate(Path(solution_path), report, reference_ops, reverify_below_ms)
         except Rejected as rej:
-            report.correct = False
             report.rejected_rule = rej.rule
             # reverified is False only while a re-verification is under way
             report.reason = f"re-verification failed: {rej.reason}" if report.reverified is False else rej.reason
-            if rej.max_abs_error is not None:
-                report.max_abs_error = rej.max_abs_error
-        return report
+        return report, self.outputs
 
-    def _evaluate(self, solution_path: Path, report: KernelReport) -> None:
+    def _evaluate(self, solution_path: Path, report: KernelReport, reference_ops: list[str] | None,
+                  reverify_below_ms: float | None) -> None:
         s = self.settings
-        if s.static_check:
-            violations = check_source(solution_path.read_text())
-            if violations:
-                report.violations = [str(v) for v in violations]
-                raise Rejected(violations[0].rule, "; ".join(report.violations))
         model = self._build_solution(solution_path)
-        report.max_abs_error = self._check_correctness(model, s.seed, s.correctness_sets)
-        report.correct = True
-        self._time(model, s.seed + _TIMING_SEED_OFFSET, s.trials, report)
-        best = max(x for x in (report.speedup_vs_eager, report.speedup_vs_compile) if x is not None)
-        if best <= s.reverify_threshold:
+        self._run_sets(model, s.correctness_seeds(), reference_ops)
+        self._time(model, s.timing_seeds(), s.trials, report)
+        if reverify_below_ms is None or report.solution_ms >= reverify_below_ms:
             return
-        # a suspiciously large win: judge it again on new inputs with more of everything before it counts
-        report.first_pass_speedup = best
+        # a suspiciously large win: run it again on new inputs with more of everything before it counts
+        report.first_pass_solution_ms = report.solution_ms
         report.reverified = False
-        seed = s.seed + _REVERIFY_SEED_OFFSET
-        self._check_correctness(model, seed, 2 * s.correctness_sets)
-        self._time(model, seed + _TIMING_SEED_OFFSET, s.reverify_factor * s.trials, report)
+        self._run_sets(model, s.correctness_seeds(reverify=True), None)
+        self._time(model, s.timing_seeds(reverify=True), s.reverify_factor * s.trials, report)
         report.trials = s.reverify_factor * s.trials
         report.reverified = True
 
@@ -147,28 +108,36 @@ class ProblemSession:
             major, minor = torch.cuda.get_device_capability(self.device)
             os.environ.setdefault("TORCH_CUDA_ARCH_LIST", f"{major}.{minor}")
             os.environ.setdefault("MAX_JOBS", str(os.cpu_count() or 4))
+        # the last thing before the import: what the harness set up is the baseline
+        self.state = TorchState() if self.settings.state_check else None
         try:
             module = load_module(solution_path)
         except Exception as exc:  # the solution's own import error is its verdict, not the harness's crash
-            raise Rejected("import_error", _short_error(exc)) from exc
-        self._check_timer("importing the solution")
+            raise Rejected("import_error", short_error(exc)) from exc
+        self._check_tamper("importing the solution")
         if not hasattr(module, "ModelNew"):
             raise Rejected("no_modelnew", "the solution defines no ModelNew")
         torch.manual_seed(self.settings.seed)
         try:
             model = module.ModelNew(*self.init_inputs)
         except Exception as exc:
-            raise Rejected("error", f"ModelNew(*get_init_inputs()) failed: {_short_error(exc)}") from exc
-        reference_state = self.reference.state_dict()
+            raise Rejected("error", f"ModelNew(*get_init_inputs()) failed: {short_error(exc)}") from exc
         state = model.state_dict()
-        if state.keys() == reference_state.keys() and all(state[k].shape == v.shape for k, v in
-                                                          reference_state.items()):
+        if state.keys() == self.reference_state.keys() and all(state[k].shape == v.shape for k, v in
+                                                               self.reference_state.items()):
             # same parameters as the reference, whatever the solution's own initialisation did
-            model.load_state_dict(reference_state)
-        return model.to(self.device).eval()
+            model.load_state_dict(self.reference_state)
+        model = model.to(self.device).eval()
+        self._check_tamper("building ModelNew")
+        return model
 
     def _run(self, model: torch.nn.Module, args: list[Any], record: bool = False) -> tuple[Any, set[str]]:
         stream = torch.cuda.current_stream(self.device) if self.device.type == "cuda" else None
+        if stream is not None:
+            # the GPU spins while the host enqueues forward and the copy below, so work that forward left on
+            # another stream is still under way when the copy reads the output (without this head start, a short
+            # kernel can finish before the host gets to enqueue the copy)
+            torch.cuda._sleep(_FORWARD_HEADSTART_CYCLES)
         try:
             out, ops = record_ops(model, *args) if record else (model(*args), set())
             # copied on the current stream before any sync, last elements first (a kernel writes them last): work
@@ -177,8 +146,8 @@ class ProblemSession:
             if self.device.type == "cuda":
                 SNAPSHOT.synchronize(self.device)
         except Exception as exc:
-            raise Rejected("error", f"forward failed: {_short_error(exc)}") from exc
-        self._check_timer("running forward")
+            raise Rejected("error", f"forward failed: {short_error(exc)}") from exc
+        self._check_tamper("running forward")
         if stream is not None and torch.cuda.current_stream(self.device) != stream:
             raise Rejected("side_stream", "forward left a different CUDA stream current")
         if not all(_same(_reversed(e), o) for e, o in zip(early, flatten(out))):
@@ -186,22 +155,30 @@ class ProblemSession:
                                           "(work left running on another stream)")
         return out, ops
 
-    def _check_timer(self, when: str) -> None:
+    def _check_tamper(self, when: str) -> None:
         changed = SNAPSHOT.changed()
         if changed:
             raise Rejected("patches_timer", f"timing primitives replaced while {when}: {', '.join(changed)}")
+        if self.state is None:
+            return
+        # flags first: torch rebinds a few functions itself when some flags change
+        flags = self.state.settings_changed()
+        if flags:
+            raise Rejected("changes_global_state", f"torch's global state changed while {when}: {_listed(flags)}")
+        patched = self.state.patched()
+        if patched:
+            raise Rejected("patches_torch", f"torch functions replaced while {when}: {_listed(patched)}")
 
-    def _check_correctness(self, model: torch.nn.Module, seed: int, n_sets: int) -> float:
-        worst = 0.0
-        previous: tuple[list[torch.Tensor], list[torch.Tensor], Any] | None = None
-        for k in range(n_sets):
-            inputs = self.inputs(seed * 1000 + k)
-            ref_out, ref_ops = self._reference_run(inputs, record=k == 0)
+    def _run_sets(self, model: torch.nn.Module, seeds: list[int], reference_ops: list[str] | None) -> None:
+        previous = None
+        for k, seed in enumerate(seeds):
+            inputs = make_inputs(self.module, seed, self.device)
             saved = _clone(inputs)
             poison_memory(self.device)
-            out, ops = self._run(model, inputs, record=k == 0 and self.settings.fallback_check)
-            if k == 0 and self.settings.fallback_check:
-                used = fallback_ops(ref_ops, ops)
+            record = k == 0 and reference_ops is not None
+            out, ops = self._run(model, inputs, record)
+            if record:
+                used = fallback_ops(set(reference_ops), ops)
                 if used:
                     raise Rejected("torch_fallback", "forward runs the reference's PyTorch ops for the work: "
                                                      + ", ".join(f"aten.{op}" for op in used))
@@ -211,59 +188,21 @@ class ProblemSession:
             outs = flatten(out)
             if any(same_storage(o, x) for o in outs for x in inputs if isinstance(x, torch.Tensor)):
                 raise Rejected("output_aliases_input", f"an output shares memory with an input (input set {k})")
-            if previous is not None:
-                self._check_fresh(outs, flatten(ref_out), previous, k)
-            result = compare(out, ref_out)
-            if not result.ok:
-                raise Rejected("incorrect", f"input set {k}: {result.reason}", result.max_abs_error)
-            worst = max(worst, result.max_abs_error)
-            previous = ([o.clone() for o in outs], flatten(ref_out), out)
-        return worst
+            # the previous output object is still alive here, so equal storage means the very same tensor came back
+            if previous is not None and any(same_storage(o, p) for o, p in zip(outs, flatten(previous))):
+                raise Rejected("stale_output", f"input set {k}: forward returned the tensor it returned for the "
+                                               "previous inputs (an output cached from an earlier call)")
+            self.outputs[seed] = host_copy(outs)
+            previous = out
 
-    @staticmethod
-    def _check_fresh(outs: list[torch.Tensor], refs: list[torch.Tensor],
-                     previous: tuple[list[torch.Tensor], list[torch.Tensor], Any], k: int) -> None:
-        prev_values, prev_refs, prev_out = previous
-        # the previous output object is still alive here, so equal storage means the very same tensor came back
-        if any(same_storage(o, p) for o, p in zip(outs, flatten(prev_out))):
-            raise Rejected("stale_output", f"input set {k}: forward returned the tensor it returned for the previous "
-                                           "inputs (an output cached from an earlier call)")
-        if all(torch.equal(o, p) for o, p in zip(outs, prev_values)) and \
-                not all(torch.equal(r, p) for r, p in zip(refs, prev_refs)):
-            raise Rejected("stale_output", f"input set {k}: output is identical to the previous call's although the "
-                                           "inputs changed (an output cached from an earlier call)")
-
-    def _reference_run(self, inputs: list[Any], record: bool) -> tuple[Any, set[str]]:
-        args = _clone(inputs)
-        if record:
-            return record_ops(self.reference, *args)
-        return self.reference(*args), set()
-
-    # timing ------------------------------------------------------------------------------------------------
-    def _time(self, model: torch.nn.Module, seed: int, trials: int, report: KernelReport) -> None:
+    def _time(self, model: torch.nn.Module, seeds: list[int], trials: int, report: KernelReport) -> None:
         s = self.settings
-        input_sets = [self.inputs(seed + i) for i in range(2)]
-        eager, compiled, solution = [], [], []
-
-        def timed(fn: Any) -> float:
-            return median(self.timer.times_ms(fn, input_sets, trials, s.warmup, MIN_WINDOW_MS))
-
+        input_sets = [make_inputs(self.module, seed, self.device) for seed in seeds]
+        times = []
         for _ in range(s.repeats):
-            eager.append(timed(self.reference))
-            if self.compiled is not None and self.compile_error is None:
-                try:
-                    compiled.append(timed(self.compiled))
-                except Exception as exc:  # torch.compile failing is recorded, never fatal: it is the baseline
-                    self.compile_error = _short_error(exc)
-            solution.append(timed(model))
-            self._check_timer("timing")
-        report.eager_ms_repeats, report.solution_ms_repeats = eager, solution
-        report.compile_ms_repeats = compiled if self.compile_error is None else []
-        report.compile_error = self.compile_error
-        report.eager_ms, report.solution_ms = median(eager), median(solution)
-        report.compile_ms = median(compiled) if report.compile_ms_repeats else None
-        report.speedup_vs_eager = report.eager_ms / report.solution_ms
-        report.speedup_vs_compile = report.compile_ms / report.solution_ms if report.compile_ms else None
+            times.append(median(self.timer.times_ms(model, input_sets, trials, s.warmup, MIN_WINDOW_MS)))
+            self._check_tamper("timing")
+        report.solution_ms_repeats, report.solution_ms = times, median(times)
 
 
 def _reversed(t: torch.Tensor) -> torch.Tensor:
@@ -274,22 +213,23 @@ def _same(a: torch.Tensor, b: torch.Tensor) -> bool:
     return torch.equal(a, b) or (a.is_floating_point() and torch.allclose(a, b, rtol=0.0, atol=0.0, equal_nan=True))
 
 
-def _short_error(exc: BaseException, limit: int = 2000) -> str:
-    text = "".join(traceback.format_exception_only(type(exc), exc)).strip()
-    return text[-limit:]
-
-
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description="judge one kernel solution (run by harnesses.kernels.evaluate)")
+    parser = argparse.ArgumentParser(description="run one kernel solution (started by harnesses.kernels.evaluate)")
     parser.add_argument("--problem-file", type=Path, required=True)
     parser.add_argument("--solution", type=Path, required=True)
     parser.add_argument("--settings", required=True, help="EvalSettings as JSON")
-    parser.add_argument("--out", type=Path, required=True)
+    parser.add_argument("--io", type=Path, required=True, help="folder for the report and the outputs")
+    parser.add_argument("--reference-ops", default=None, help="JSON list of the reference's ATen ops")
+    parser.add_argument("--reverify-below-ms", type=float, default=None)
     args = parser.parse_args(argv)
-    settings = EvalSettings.model_validate_json(args.settings)  # ProblemSession resolves "auto"
+    settings = EvalSettings.model_validate_json(args.settings)
+    ops = json.loads(args.reference_ops) if args.reference_ops else None
     problem = ProblemRef(name=args.problem_file.stem, path=args.problem_file)
-    report = ProblemSession(problem, settings).evaluate(args.solution)
-    args.out.write_text(report.model_dump_json(indent=2))
+    report, outputs = SolutionSession(problem, settings).evaluate(args.solution, ops, args.reverify_below_ms)
+    for seed, tensors in outputs.items():
+        torch.save(tensors, args.io / f"{seed}.pt")
+    # last: a report on disk means the outputs are complete
+    (args.io / REPORT_FILE).write_text(report.model_dump_json(indent=2))
 
 
 if __name__ == "__main__":

@@ -1,10 +1,14 @@
-"""What one evaluation is asked to do, and what it reports."""
+"""What one evaluation is asked to do, what the pristine reference process measured, and what is reported."""
 
 from __future__ import annotations
 
+import statistics
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
+
+_REVERIFY_SEED_OFFSET = 7919
+_TIMING_SEED_OFFSET = 104729
 
 
 class EvalSettings(BaseModel):
@@ -24,6 +28,7 @@ class EvalSettings(BaseModel):
     # integrity layers; the trusted calibration run (a copy of the reference) turns them off, nothing else should
     static_check: bool = True
     fallback_check: bool = True
+    state_check: bool = Field(True, description="reject a solution that patches torch or changes its global state")
 
     @classmethod
     def for_mode(cls, mode: Literal["smoke", "full"], **overrides) -> "EvalSettings":
@@ -35,6 +40,16 @@ class EvalSettings(BaseModel):
         if self.device != "auto":
             return self
         return self.model_copy(update={"device": "cuda" if cuda_available else "cpu"})
+
+    def correctness_seeds(self, reverify: bool = False) -> list[int]:
+        """The input seeds of the correctness sets (a re-verification checks twice as many, all new)."""
+        if reverify:
+            return [(self.seed + _REVERIFY_SEED_OFFSET) * 1000 + k for k in range(2 * self.correctness_sets)]
+        return [self.seed * 1000 + k for k in range(self.correctness_sets)]
+
+    def timing_seeds(self, reverify: bool = False) -> list[int]:
+        base = self.seed + _TIMING_SEED_OFFSET + (_REVERIFY_SEED_OFFSET if reverify else 0)
+        return [base, base + 1]
 
     @property
     def use_small(self) -> bool:
@@ -54,8 +69,32 @@ class EnvInfo(BaseModel):
     triton: str | None = None
 
 
+class Baseline(BaseModel):
+    """What the pristine reference process measured, where no solution code was ever imported; cached per `key`
+    under the workspace's `.private/kernels/`."""
+
+    key: str
+    env: EnvInfo
+    ops: list[str] = Field(description="ATen ops the reference dispatches (the fallback check's reference set)")
+    eager_ms_repeats: list[float]
+    compile_ms_repeats: list[float] = Field(default_factory=list)
+    compile_error: str | None = None
+
+    @property
+    def eager_ms(self) -> float:
+        return float(statistics.median(self.eager_ms_repeats))
+
+    @property
+    def compile_ms(self) -> float | None:
+        return float(statistics.median(self.compile_ms_repeats)) if self.compile_ms_repeats else None
+
+
 class KernelReport(BaseModel):
-    """The harness's verdict on one solution for one problem."""
+    """The harness's verdict on one solution for one problem.
+
+    The solution's process writes one of these too (its word: solution_ms, solution_ms_repeats,
+    first_pass_solution_ms, reverified, and a run-time rejection); judge.py turns it into the verdict, taking
+    eager/compile timings, env and the comparison of outputs from trusted processes only."""
 
     problem: str
     solution: str
@@ -77,6 +116,8 @@ class KernelReport(BaseModel):
     compile_error: str | None = None
     reverified: bool | None = Field(None, description="None when no re-verification was due")
     first_pass_speedup: float | None = None
+    first_pass_solution_ms: float | None = Field(None, description="the timing before a re-verification")
+    baseline_key: str | None = Field(None, description="the pristine baseline's cache key")
     trials: int = 0
     correctness_sets: int = 0
     env: EnvInfo | None = None

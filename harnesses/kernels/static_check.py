@@ -22,6 +22,9 @@ _FORBIDDEN_CALLS = {
     "globals": "dynamic_code", "locals": "dynamic_code", "vars": "dynamic_code", "open": "dynamic_code",
     "setattr": "patches_library", "delattr": "patches_library",
 }
+# stdlib modules torch itself imports, reachable as `torch.os`, `torch.sys`...: the same doors as importing them
+_INTERPRETER_MODULES = frozenset({"os", "sys", "subprocess", "builtins", "importlib", "ctypes", "shutil", "io",
+                                  "pathlib", "gc", "inspect", "signal", "threading", "multiprocessing", "socket"})
 _TORCH_FALLBACK_APIS = ("torch.compile", "torch.jit", "torch._dynamo", "torch._inductor", "torch.overrides",
                         "torch.utils._python_dispatch", "torch._C")
 
@@ -129,6 +132,9 @@ class _Visitor(ast.NodeVisitor):
                 self.flag("torch_fallback", f"uses {full} (the work must run in the solution's own kernels)", node)
             if node.attr.startswith("__") and node.attr not in ("__init__", "__name__"):
                 self.flag("patches_library", f"reaches interpreter internals via {node.attr}", node)
+            if node.attr in _INTERPRETER_MODULES and root in self.module_aliases:
+                self.flag("forbidden_import", f"reaches the {node.attr!r} module through {dotted} (the same as "
+                                              f"importing it: allowed are {', '.join(sorted(ALLOWED_IMPORTS))})", node)
         self.generic_visit(node)
 
     def _check_store(self, target: ast.AST) -> None:

@@ -2,5 +2,5 @@
 
 - reference/: correct solutions that use PyTorch glue only (what CPU mode can run).
 - fast/: hand-written kernels expected to beat the reference on a GPU (CUDA via load_inline, or Triton).
-- adversarial/: solutions that cheat; the harness must reject each with its reason. All target `diag_matmul`.
+The cheating ones are in harnesses/kernels/adversarial/.
 """

@@ -14,7 +14,7 @@ snapshot after the harness has set up the process (precision flags, CUDA initial
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from types import ModuleType
 from typing import Any
 
@@ -107,13 +107,15 @@ def global_settings() -> dict[str, str]:
 class TorchState:
     """What torch looked like when this object was made; `changed()` names every difference since."""
 
-    def __init__(self) -> None:
+    def __init__(self, also: Sequence[ModuleType] = ()) -> None:
+        """`also`: more modules whose functions must stay as they are (a harness's own, when experiment code runs
+        in its process)."""
         # importing torch._dynamo rebinds torch.manual_seed (to keep dynamo out of it): done before the snapshot, so
         # that torch's own side effect is never blamed on code that happens to import it later
         import torch._dynamo  # noqa: F401
 
         self._modules = [(m, {k: v for k, v in vars(m).items() if callable(v) or isinstance(v, ModuleType)})
-                         for m in _modules()]
+                         for m in [*_modules(), *also]]
         self._classes = [(cls, dict(vars(cls))) for cls in _classes()]
         self._readers = _readers()
         self._environ = os.environ

@@ -55,24 +55,16 @@ def forbid_reads(*roots: Path) -> Iterator[None]:
             _forbidden.remove(root)
 
 
-def _guarded_tables() -> dict[str, dict[str, object]]:
-    return {name: {k: v for k, v in vars(m).items() if callable(v) or isinstance(v, ModuleType)}
-            for name, m in list(sys.modules.items())
-            if isinstance(m, ModuleType) and name.split(".")[0] in _GUARDED}
-
-
 class ScoringSnapshot:
     """The harness's own functions and torch's state before experiment code is imported into this process."""
 
     def __init__(self) -> None:
-        self._tables = _guarded_tables()
-        self._torch = TorchState()
+        self._state = TorchState(also=[m for name, m in list(sys.modules.items())
+                                       if isinstance(m, ModuleType) and name.split(".")[0] in _GUARDED])
 
     def check(self, when: str) -> None:
         """Raise `patches_harness` naming what experiment code rebound (harness functions, torch's, or flags)."""
-        now = {name: vars(m) for name, m in list(sys.modules.items()) if name in self._tables}
-        changed = sorted(f"{name}.{k}" for name, table in self._tables.items() for k, v in table.items()
-                         if now.get(name, {}).get(k) is not v) + self._torch.changed()
+        changed = self._state.changed()
         if changed:
             raise EvaluationFailure("patches_harness", f"experiment code changed the process that scores it while "
                                                        f"{when}: {', '.join(changed[:20])}")

@@ -28,7 +28,7 @@ from harnesses.kernels.integrity import TimerSnapshot, record_ops
 from harnesses.kernels.problem import ProblemRef, short_error
 from harnesses.kernels.settings import Baseline, EnvInfo, EvalSettings
 from harnesses.kernels.timing import MIN_WINDOW_MS, Timer, median
-from harnesses.kernels.workload import load_problem, make_inputs, reference_model, set_precision
+from harnesses.kernels.workload import make_inputs, open_problem, reference_model
 
 BASELINE_FILE = "baseline.json"
 # a change to how baselines are measured must not reuse the old numbers
@@ -55,10 +55,8 @@ def environment(device: torch.device) -> EnvInfo:
 class ReferenceSession:
     def __init__(self, problem: ProblemRef, settings: EvalSettings) -> None:
         self.problem = problem
-        self.settings = settings = settings.resolved(torch.cuda.is_available())
-        self.device = torch.device(settings.device)
-        set_precision(self.device)
-        self.module = load_problem(problem, settings.use_small)
+        self.settings, self.device, self.module = open_problem(problem, settings)
+        settings = self.settings
         self.model = reference_model(self.module, settings.seed, self.device)
         self.compiled = torch.compile(self.model) if settings.use_compile else None
         self.env = environment(self.device)

@@ -31,7 +31,7 @@ from harnesses.kernels.integrity import TimerSnapshot, fallback_ops, record_ops
 from harnesses.kernels.problem import ProblemRef, load_module, short_error
 from harnesses.kernels.settings import EvalSettings, KernelReport
 from harnesses.kernels.timing import MIN_WINDOW_MS, Timer, median
-from harnesses.kernels.workload import load_problem, make_inputs, reference_model, set_precision
+from harnesses.kernels.workload import make_inputs, open_problem, reference_model
 
 # taken when the harness is imported, before any solution code can run in this process
 SNAPSHOT = TimerSnapshot()
@@ -59,10 +59,8 @@ def _listed(names: list[str]) -> str:
 class SolutionSession:
     def __init__(self, problem: ProblemRef, settings: EvalSettings) -> None:
         self.problem = problem
-        self.settings = settings = settings.resolved(torch.cuda.is_available())
-        self.device = torch.device(settings.device)
-        set_precision(self.device)
-        self.module = load_problem(problem, settings.use_small)
+        self.settings, self.device, self.module = open_problem(problem, settings)
+        settings = self.settings
         self.init_inputs = list(self.module.get_init_inputs())
         # the reference's initial weights, for a ModelNew with the same parameters; the model itself is dropped
         self.reference_state = reference_model(self.module, settings.seed, self.device).state_dict()

@@ -13,6 +13,15 @@ from typing import Any
 import torch
 
 from harnesses.kernels.problem import ProblemRef, check_problem_module, load_module
+from harnesses.kernels.settings import EvalSettings
+
+
+def open_problem(problem: ProblemRef, settings: EvalSettings) -> tuple[EvalSettings, torch.device, ModuleType]:
+    """How both processes start: the device resolved, the harness's precision set, the problem loaded."""
+    settings = settings.resolved(torch.cuda.is_available())
+    device = torch.device(settings.device)
+    set_precision(device)
+    return settings, device, load_problem(problem, settings.use_small)
 
 
 def set_precision(device: torch.device) -> None:

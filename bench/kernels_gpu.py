@@ -112,12 +112,17 @@ def summary(rows: list[Row]) -> str:
     ])
 
 
+KINDS = ("reference", "template", "fast", "adversarial")
+
+
 def run(problems: list[ProblemRef], device: str, trials: int, repeats: int, work: Path, log,
-        save=lambda rows: None) -> list[Row]:
+        save=lambda rows: None, kinds: tuple[str, ...] = KINDS) -> list[Row]:
     ws = Workspace(work / "ws")
     rows: list[Row] = []
 
     def judge(problem: ProblemRef, label: str, kind: str, solution: Path, trusted: bool = False) -> None:
+        if kind not in kinds:
+            return
         exp = ws.experiment(f"{problem.name}-{len(rows)}")
         if solution.parent != exp:
             exp.mkdir(parents=True)
@@ -145,15 +150,14 @@ def run(problems: list[ProblemRef], device: str, trials: int, repeats: int, work
             judge(problem, f"fast/{path.stem}", "fast", path)
         for path in adversarial_solutions(problem.name):
             judge(problem, f"adversarial/{path.stem}", "adversarial", path)
-    for problem in problems if device == "cuda" else []:  # the template is CUDA: nothing to build on CPU
+    for problem in problems if device == "cuda" and "template" in kinds else []:  # CUDA: nothing to build on CPU
         judge(problem, "template (inline CUDA)", "template",
               render_template(problem.name, ws.experiment(f"{problem.name}-{len(rows)}")))
         if rows[-1].report.rejected_rule == "import_error":
             log("the template's CUDA extension did not build; its other rows would only retry the build")
             break
     order = {p.name: i for i, p in enumerate(problems)}
-    kinds = ("reference", "template", "fast", "adversarial")
-    return sorted(rows, key=lambda r: (order[r.report.problem], kinds.index(r.kind)))
+    return sorted(rows, key=lambda r: (order[r.report.problem], KINDS.index(r.kind)))
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -163,6 +167,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--trials", type=int, default=100)
     parser.add_argument("--device", choices=("cuda", "cpu"), default="cuda")
     parser.add_argument("--out", type=Path, default=None)
+    parser.add_argument("--kinds", default=",".join(KINDS), help=f"which solutions to judge (default: {','.join(KINDS)})")
     args = parser.parse_args(argv)
     wanted = {p for p in args.problems.split(",") if p}
     problems = [p for p in list_problems() if not wanted or p.name in wanted]
@@ -175,8 +180,12 @@ def main(argv: list[str] | None = None) -> int:
             (args.out / "reports.json").write_text(json.dumps([r.model_dump(mode="json") for r in rows], indent=1))
 
     with tempfile.TemporaryDirectory(prefix="kernels-bench-") as tmp:
+        kinds = tuple(k for k in args.kinds.split(",") if k)
+        unknown = set(kinds) - set(KINDS)
+        if unknown:
+            parser.error(f"--kinds: unknown {sorted(unknown)} (known: {', '.join(KINDS)})")
         rows = run(problems, args.device, args.trials, args.repeats, Path(tmp), lambda line: print(line, flush=True),
-                   save)
+                   save, kinds)
     save(rows)
     print(table(rows) + "\n\n" + summary(rows))
     return 0

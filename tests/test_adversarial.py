@@ -1,6 +1,6 @@
 """The adversarial suite: every hostile experiment in `harnesses/<domain>/adversarial/` goes through the real Phase 3
 path in each sandbox mode its case names, and must end dead with the named reason of the defence that stopped it,
-never on the leaderboard. The kernel cases live in tests/test_kernels_adversarial.py (they need the kernel runner).
+never on the leaderboard. The kernels' baseline-tampering cases are judged in tests/test_kernels_adversarial.py.
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from fixtures.adversarial import cases, check, load_case, run_case
+from fixtures.adversarial import REPO, cases, check, load_case, run_case
 from harnesses.forecasting.layout import generate_dataset
 
 needs_bwrap = pytest.mark.skipif(shutil.which("bwrap") is None, reason="bubblewrap is not installed")
@@ -30,9 +30,9 @@ def series(outside_tmp):
     return generate_dataset(outside_tmp / "data", n_series=4, length=24 * 30, windows=2)
 
 
-def _params(domain_dir: str) -> list:
+def _params(domain_dir: str, sub: str = "adversarial") -> list:
     out = []
-    for folder in cases(domain_dir):
+    for folder in cases(domain_dir, sub):
         for mode in load_case(folder).modes:
             marks = [needs_bwrap] if mode != "none" else []
             out.append(pytest.param(folder, mode, id=f"{folder.name}-{mode}", marks=marks))
@@ -67,6 +67,15 @@ def test_speedrun_attack_is_stopped(folder, sandbox, corpus, outside_tmp):
     case = load_case(folder)
     verdict = run_case(folder, outside_tmp / f"sr-{folder.name}-{sandbox}", domain="llm_speedrun",
                        harness="speedrun", data=corpus, sandbox=sandbox, domain_options=SPEEDRUN_OPTIONS)
+    check(case, verdict, sandbox)
+
+
+@pytest.mark.parametrize("folder, sandbox", _params("kernels", "adversarial/phase3"))
+def test_kernel_attack_is_stopped(folder, sandbox, outside_tmp):
+    """On the CPU (the problems' small sizes): what is tested is the path, not the kernel."""
+    case = load_case(folder)
+    verdict = run_case(folder, outside_tmp / f"k-{folder.name}-{sandbox}", domain="cuda_kernel", harness="kernels",
+                       data=REPO / "harnesses" / "kernels" / "problems", sandbox=sandbox)
     check(case, verdict, sandbox)
 
 

@@ -17,8 +17,10 @@ RUN_PID = "run.pid"  # the process group of a run in flight, so a crashed campai
 SMOKE_PID = "smoke.pid"
 DEBRIEF = "debrief.md"
 IO_DIR = "_io"  # a harness's exchange folder with the experiment process, removed after each run
+CHECKPOINT_DIR = "checkpoint"  # speedrun: the model train.py saves; the harness scores it and clears it before a run
+BUILD_CACHES = (".torch_extensions", ".triton")  # kernels: where the solution's extensions and Triton kernels build
 # what a run leaves behind: never copied into a derived experiment
-RUN_OUTPUTS = (RUN_LOG, SMOKE_LOG, RUN_PID, SMOKE_PID, DEBRIEF, IO_DIR, "__pycache__")
+RUN_OUTPUTS = (RUN_LOG, SMOKE_LOG, RUN_PID, SMOKE_PID, DEBRIEF, IO_DIR, CHECKPOINT_DIR, "__pycache__")
 
 
 def log_name(mode: Mode) -> str:

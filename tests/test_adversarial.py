@@ -7,11 +7,14 @@ from __future__ import annotations
 
 import shutil
 import tempfile
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Any
 
 import pytest
 
-from fixtures.adversarial import REPO, cases, check, load_case, run_case
+from fixtures.adversarial import REPO, Verdict, cases, check, load_case, run_case
 from harnesses.forecasting.layout import generate_dataset
 
 needs_bwrap = pytest.mark.skipif(shutil.which("bwrap") is None, reason="bubblewrap is not installed")
@@ -30,21 +33,47 @@ def series(outside_tmp):
     return generate_dataset(outside_tmp / "data", n_series=4, length=24 * 30, windows=2)
 
 
+def _cases(domain_dir: str, sub: str = "adversarial") -> list[tuple[Path, str]]:
+    return [(folder, mode) for folder in cases(domain_dir, sub) for mode in load_case(folder).modes]
+
+
 def _params(domain_dir: str, sub: str = "adversarial") -> list:
-    out = []
-    for folder in cases(domain_dir, sub):
-        for mode in load_case(folder).modes:
-            marks = [needs_bwrap] if mode != "none" else []
-            out.append(pytest.param(folder, mode, id=f"{folder.name}-{mode}", marks=marks))
-    return out
+    return [pytest.param(folder, mode, id=f"{folder.name}-{mode}", marks=[needs_bwrap] if mode != "none" else [])
+            for folder, mode in _cases(domain_dir, sub)]
+
+
+def _run_all(jobs: list[tuple[Path, str]], run: Callable[[Path, str], Verdict]) -> dict[tuple[Path, str], Any]:
+    """Every case of a domain, two at a time: each is a campaign in its own workspace, and most of its time is
+    processes starting. A case's error is kept and raised by its own test."""
+    runnable = [(f, m) for f, m in jobs if m == "none" or shutil.which("bwrap")]
+
+    def one(job: tuple[Path, str]) -> Any:
+        try:
+            return run(*job)
+        except Exception as e:  # noqa: BLE001 - reported by the case's own test
+            return e
+
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        return dict(zip(runnable, pool.map(one, runnable)))
+
+
+def _check(verdicts: dict, folder: Path, sandbox: str) -> None:
+    verdict = verdicts[(folder, sandbox)]
+    if isinstance(verdict, Exception):
+        raise verdict
+    check(load_case(folder), verdict, sandbox)
+
+
+@pytest.fixture(scope="module")
+def forecasting_verdicts(series, outside_tmp):
+    return _run_all(_cases("forecasting"), lambda folder, mode: run_case(
+        folder, outside_tmp / f"ts-{folder.name}-{mode}", domain="time_series", harness="forecasting", data=series,
+        sandbox=mode))
 
 
 @pytest.mark.parametrize("folder, sandbox", _params("forecasting"))
-def test_forecasting_attack_is_stopped(folder, sandbox, series, outside_tmp):
-    case = load_case(folder)
-    verdict = run_case(folder, outside_tmp / f"{folder.name}-{sandbox}", domain="time_series",
-                       harness="forecasting", data=series, sandbox=sandbox)
-    check(case, verdict, sandbox)
+def test_forecasting_attack_is_stopped(folder, sandbox, forecasting_verdicts):
+    _check(forecasting_verdicts, folder, sandbox)
 
 
 @pytest.fixture(scope="module")
@@ -62,21 +91,29 @@ SPEEDRUN_OPTIONS = {"budget_s": 5, "smoke_budget_s": 5, "grace_s": 2, "smoke_gra
                     "smoke_val_bytes": 1024}
 
 
+@pytest.fixture(scope="module")
+def speedrun_verdicts(corpus, outside_tmp):
+    return _run_all(_cases("speedrun"), lambda folder, mode: run_case(
+        folder, outside_tmp / f"sr-{folder.name}-{mode}", domain="llm_speedrun", harness="speedrun", data=corpus,
+        sandbox=mode, domain_options=SPEEDRUN_OPTIONS))
+
+
 @pytest.mark.parametrize("folder, sandbox", _params("speedrun"))
-def test_speedrun_attack_is_stopped(folder, sandbox, corpus, outside_tmp):
-    case = load_case(folder)
-    verdict = run_case(folder, outside_tmp / f"sr-{folder.name}-{sandbox}", domain="llm_speedrun",
-                       harness="speedrun", data=corpus, sandbox=sandbox, domain_options=SPEEDRUN_OPTIONS)
-    check(case, verdict, sandbox)
+def test_speedrun_attack_is_stopped(folder, sandbox, speedrun_verdicts):
+    _check(speedrun_verdicts, folder, sandbox)
+
+
+@pytest.fixture(scope="module")
+def kernel_verdicts(outside_tmp):
+    # on the CPU (the problems' small sizes): what is tested is the path, not the kernel
+    return _run_all(_cases("kernels", "adversarial/phase3"), lambda folder, mode: run_case(
+        folder, outside_tmp / f"k-{folder.name}-{mode}", domain="cuda_kernel", harness="kernels",
+        data=REPO / "harnesses" / "kernels" / "problems", sandbox=mode))
 
 
 @pytest.mark.parametrize("folder, sandbox", _params("kernels", "adversarial/phase3"))
-def test_kernel_attack_is_stopped(folder, sandbox, outside_tmp):
-    """On the CPU (the problems' small sizes): what is tested is the path, not the kernel."""
-    case = load_case(folder)
-    verdict = run_case(folder, outside_tmp / f"k-{folder.name}-{sandbox}", domain="cuda_kernel", harness="kernels",
-                       data=REPO / "harnesses" / "kernels" / "problems", sandbox=sandbox)
-    check(case, verdict, sandbox)
+def test_kernel_attack_is_stopped(folder, sandbox, kernel_verdicts):
+    _check(kernel_verdicts, folder, sandbox)
 
 
 def test_read_targets_is_a_real_leak_without_the_sandbox(series, outside_tmp):

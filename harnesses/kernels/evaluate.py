@@ -33,7 +33,7 @@ import torch
 import yaml
 
 from alphalab.config import SandboxConfig
-from alphalab.experiment_files import IO_DIR
+from alphalab.experiment_files import BUILD_CACHES, IO_DIR
 from alphalab.results import RunResult
 from alphalab.sandbox import CommandResult, run_command
 from alphalab.workspace import Workspace
@@ -158,7 +158,7 @@ def solution_fn(problem: ProblemRef, exp_dir: Path, workspace: Workspace, sandbo
             argv += ["--reference-ops", json.dumps(reference_ops)]
         # builds and caches go to the experiment folder: under a sandbox it is the only writable path
         env = {"PYTHONPATH": python_path(workspace.root, exp_dir), "PYTHONDONTWRITEBYTECODE": "1",
-               "TORCH_EXTENSIONS_DIR": str(exp_dir / ".torch_extensions"), "TRITON_CACHE_DIR": str(exp_dir / ".triton")}
+               "TORCH_EXTENSIONS_DIR": str(exp_dir / BUILD_CACHES[0]), "TRITON_CACHE_DIR": str(exp_dir / BUILD_CACHES[1])}
         for name in ("CUDA_VISIBLE_DEVICES", "TORCH_CUDA_ARCH_LIST", "MAX_JOBS", "CUDA_HOME"):
             if name in os.environ:
                 env[name] = os.environ[name]

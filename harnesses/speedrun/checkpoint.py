@@ -20,9 +20,9 @@ from typing import Any, Protocol
 
 import torch
 
+from alphalab.experiment_files import CHECKPOINT_DIR
 from harnesses.base.errors import EvaluationFailure
 
-CHECKPOINT_DIR = "checkpoint"
 MODEL_CODE = "model.py"
 WEIGHTS = "model.pt"
 STATS = "stats.json"

@@ -25,10 +25,11 @@ from pathlib import Path
 
 import torch
 
+from alphalab.experiment_files import CHECKPOINT_DIR
 from alphalab.results import RunResult
 from harnesses.base import EvaluationFailure, HarnessArgs, clear_result, harness_main, record, run_experiment_process
 from harnesses.speedrun.bpb import EvaluationError, check_causal, score
-from harnesses.speedrun.checkpoint import CHECKPOINT_DIR, CheckpointError, load_checkpoint
+from harnesses.speedrun.checkpoint import CheckpointError, load_checkpoint
 from harnesses.speedrun.corpus import SplitError, SplitPaths, ensure_split, read_validation
 from harnesses.speedrun.guard import ScoringSnapshot, forbid_reads
 from harnesses.speedrun.settings import SpeedrunSettings

@@ -122,6 +122,12 @@ def _assert_pristine_baseline(result: RunResult, baseline: Baseline) -> None:
     assert result.details["compile_ms_repeats"] == baseline.compile_ms_repeats
 
 
+def _assert_rejected(result: RunResult, rule: str, named: str, baseline: Baseline) -> None:
+    assert result.status == "failed" and result.metrics["correct"] == 0.0
+    assert result.error_signature == rule and named in result.error, result.error
+    _assert_pristine_baseline(result, baseline)
+
+
 # --- CPU ----------------------------------------------------------------------------------------------------------
 
 @pytest.fixture(scope="module")
@@ -152,10 +158,7 @@ def cpu_runs(tmp_path_factory) -> tuple[dict[str, RunResult], dict[str, Baseline
 def test_baseline_tampering_is_rejected_by_name_and_never_reaches_the_baseline(cpu_runs, name):
     results, baselines = cpu_runs
     problem, rule, named = CPU_ATTACKS[name]
-    result = results[name]
-    assert result.status == "failed" and result.metrics["correct"] == 0.0
-    assert result.error_signature == rule and named in result.error, result.error
-    _assert_pristine_baseline(result, baselines[problem])
+    _assert_rejected(results[name], rule, named, baselines[problem])
 
 
 def test_with_the_state_check_off_an_alias_patch_gains_nothing(cpu_runs):
@@ -227,10 +230,7 @@ def gpu_runs(tmp_path_factory) -> tuple[dict[str, RunResult], Baseline]:
 def test_cuda_precision_and_allocator_tampering_is_rejected_by_name(gpu_runs, name):
     results, baseline = gpu_runs
     _, rule, named = GPU_ATTACKS[name]
-    result = results[name]
-    assert result.status == "failed" and result.metrics["correct"] == 0.0
-    assert result.error_signature == rule and named in result.error, result.error
-    _assert_pristine_baseline(result, baseline)
+    _assert_rejected(results[name], rule, named, baseline)
 
 
 @pytest.mark.gpu

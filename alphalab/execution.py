@@ -20,6 +20,7 @@ import os
 import re
 import shlex
 import signal
+import sys
 import threading
 import time
 import uuid
@@ -161,6 +162,12 @@ def fresh_result(request: RunRequest, since: float) -> RunResult | None:
 def format_command(template: str, **values: object) -> str:
     """Fill a manifest command; every value is shell-quoted."""
     return template.format(**{k: shlex.quote(str(v)) for k, v in values.items()})
+
+
+def harness_command(template: str, workspace: Workspace, exp_dir: Path, mode: str, seed: int, data: Path) -> str:
+    """A manifest command with every placeholder it may use (alphalab.manifest.PLACEHOLDERS) filled."""
+    return format_command(template, python=sys.executable, workspace=workspace.root, harness=workspace.harness,
+                          exp_dir=exp_dir, mode=mode, seed=seed, data=Path(data).resolve())
 
 
 def _group_alive_with_marker(pgid: int, marker: str) -> bool:

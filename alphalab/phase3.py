@@ -4,7 +4,6 @@ run an experiment's smoke test and full evaluation."""
 from __future__ import annotations
 
 import json
-import sys
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
@@ -14,7 +13,7 @@ from pydantic import BaseModel, Field
 from alphalab.adapters import Adapter, load_adapter
 from alphalab.board import Board, Experiment
 from alphalab.config import CampaignConfig
-from alphalab.execution import RunRequest, format_command
+from alphalab.execution import RunRequest, harness_command
 from alphalab.manifest import Manifest, Metric
 from alphalab.workspace import Workspace
 
@@ -83,11 +82,8 @@ class Phase3Env:
         return self.config.seed + seq + (VERIFY_SEED_OFFSET if verify else 0)
 
     def command(self, template: str, exp: Experiment, mode: str) -> str:
-        return format_command(
-            template, python=sys.executable, workspace=self.workspace.root, harness=self.workspace.harness,
-            exp_dir=self.exp_dir(exp.id), mode=mode, seed=exp.seed if exp.seed is not None else self.config.seed,
-            data=Path(self.config.data_path).resolve(),
-        )
+        return harness_command(template, self.workspace, self.exp_dir(exp.id), mode,
+                               exp.seed if exp.seed is not None else self.config.seed, self.config.data_path)
 
     def full_timeout_s(self) -> float:
         return self.config.execution.experiment_timeout_s or self.manifest.experiment.time_limit_s

@@ -12,9 +12,7 @@ from __future__ import annotations
 
 import argparse
 import json
-import shlex
 import shutil
-import subprocess
 import sys
 import tempfile
 import time
@@ -25,9 +23,9 @@ import yaml
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from alphalab.execution import format_command  # noqa: E402
+from alphalab.execution import RunRequest, execute, harness_command  # noqa: E402
+from alphalab.experiment_files import RUN_LOG  # noqa: E402
 from alphalab.manifest import Manifest  # noqa: E402
-from alphalab.results import read_result  # noqa: E402
 from alphalab.workspace import Workspace  # noqa: E402
 from alphalab.experiment_template import TemplateExperiment, render_template_dir  # noqa: E402
 from harnesses.speedrun.demo_corpus import build_demo_corpus  # noqa: E402
@@ -40,7 +38,7 @@ def main() -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--budget-s", type=float, default=300.0)
     p.add_argument("--root", type=Path, default=None, help="where corpus and workspace go (default: a temp dir)")
-    p.add_argument("--out", type=Path, default=None, help="copy metrics.json, run.log and a summary here")
+    p.add_argument("--out", type=Path, default=None, help="copy the result, run.log and a summary here")
     p.add_argument("--site-packages", action="store_true", help="corpus from stdlib + installed packages' sources")
     p.add_argument("--max-mb", type=float, default=400.0)
     p.add_argument("--set", nargs="*", default=[], metavar="NAME=VALUE", help="override reference parameters")
@@ -64,13 +62,15 @@ def main() -> int:
     exp = ws / "experiments" / "reference"
     render_template_dir(ADAPTER / manifest.experiment.template_dir, exp, params,
                       TemplateExperiment(id="reference", name="reference", seed=0))
-    command = format_command(manifest.experiment.full_command, python=sys.executable, exp_dir=exp, workspace=ws,
-                             mode="full", seed=0, data=corpus.out_dir, harness=ws / "harness")
+    workspace = Workspace(ws)
+    command = harness_command(manifest.experiment.full_command, workspace, exp, "full", 0, corpus.out_dir)
     print(f"command: {command}", flush=True)
-    subprocess.run(shlex.split(command), cwd=exp, check=False)
-    result = read_result(Workspace(ws), exp, "full")
+    # the campaign's own run path: the harness started from the workspace, its result read from outside the folder
+    outcome = execute(RunRequest(exp_id="reference", attempt=0, mode="full", seed=0, slot="", command=command,
+                                 exp_dir=exp, workspace=ws, timeout_s=ns.budget_s + 600), job_id="bench")
+    result = outcome.result
     if result is None or result.status != "ok":
-        print(f"run failed: {result.error if result else 'no metrics.json'}")
+        print(f"run failed: {result.error if result else outcome.error}")
         print((exp / "run.log").read_text()[-5000:] if (exp / "run.log").is_file() else "")
         return 1
     m = result.metrics
@@ -87,8 +87,8 @@ def main() -> int:
     print(json.dumps(summary, indent=2))
     if ns.out:
         ns.out.mkdir(parents=True, exist_ok=True)
-        for name in ("metrics.json", "run.log"):
-            shutil.copyfile(exp / name, ns.out / name)
+        shutil.copyfile(workspace.result_file(exp, "full"), ns.out / "result.json")
+        shutil.copyfile(exp / RUN_LOG, ns.out / RUN_LOG)
         (ns.out / "summary.json").write_text(json.dumps(summary, indent=2))
     return 0
 

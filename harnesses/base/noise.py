@@ -8,7 +8,6 @@ reads its `spread` and flags leaderboard gains smaller than it. Works for any do
 from __future__ import annotations
 
 import statistics
-import sys
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -60,7 +59,7 @@ def evaluate_params(workspace: Workspace, params: dict, exp_dir: Path, *, seed: 
     `data` defaults to the data_path of `WS/campaign.yaml`. A run that leaves no result is a failed RunResult.
     """
     from alphalab.adapters import load_adapter
-    from alphalab.execution import RunRequest, execute, format_command
+    from alphalab.execution import RunRequest, execute, harness_command
     from harnesses.base.cli import load_campaign
     from alphalab.experiment_template import TemplateExperiment, render_template_dir
 
@@ -76,8 +75,7 @@ def evaluate_params(workspace: Workspace, params: dict, exp_dir: Path, *, seed: 
     limit = timeout_s or (campaign.execution.experiment_timeout_s if campaign else None) or spec.time_limit_s
     render_template_dir(adapter.root / spec.template_dir, exp_dir, params,
                       TemplateExperiment(id=Path(exp_dir).name, name=label, seed=seed))
-    cmd = format_command(spec.full_command, python=sys.executable, workspace=workspace.root,
-                         harness=workspace.harness, exp_dir=exp_dir, mode="full", seed=seed, data=Path(data).resolve())
+    cmd = harness_command(spec.full_command, workspace, exp_dir, "full", seed, data)
     # the one run path of every evaluation: the harness sandboxes the experiment itself
     request = RunRequest(exp_id=Path(exp_dir).name, attempt=0, mode="full", seed=seed, slot="", command=cmd,
                          exp_dir=exp_dir, workspace=workspace.root, timeout_s=limit)

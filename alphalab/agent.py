@@ -1,11 +1,13 @@
 """The tool-calling loop every LLM role runs.
 
-One step = one model call plus the tool calls it asked for. The loop ends when a terminal tool raises `Finished`,
-or gracefully at a limit (steps, tokens, USD, wall time) with the reason. Bad tool calls (unknown tool, invalid
-JSON, schema violations, a tool's own failure) go back to the model as tool errors. The trajectory is appended as
-one JSONL line per step as it goes, so a crash or a kill loses at most the step in flight. When the estimated
-context passes `compact_at_fraction` of the model's window, old tool outputs are replaced by a short deterministic
-summary (no model call: compaction must not spend budget or fail).
+One step = one model call plus the tool calls it asked for (`step` = `query` + `execute_actions`, after
+mini-swe-agent). The loop ends when a terminal tool raises `Finished`, or gracefully when a limit (steps, tokens,
+USD, wall time, nudges) raises `LimitReached`; `run` turns either into the AgentResult. Bad tool calls (unknown
+tool, invalid JSON, schema violations, a tool's own failure) go back to the model as tool errors. The trajectory is
+appended as one JSONL line per step as it goes, so a crash or a kill loses at most the step in flight, and its end
+line is written however the loop stops. When the estimated context passes `compact_at_fraction` of the model's
+window, old tool outputs are replaced by a short deterministic summary (no model call: compaction must not spend
+budget or fail).
 """
 
 from __future__ import annotations
@@ -41,12 +43,16 @@ MAX_SPAWN_DEPTH = 2
 class AgentResult(BaseModel):
     finished: bool
     payload: Any = None
-    # finished | max_steps | max_tokens | max_usd | max_wall_seconds | no_tool_call | provider_error: ...
+    # finished | max_steps | max_tokens | max_usd | max_wall_seconds | no_tool_call | provider_error: ... | error: ...
     reason: str
     usage: Usage = Usage()  # this agent's calls plus those of the sub-agents it spawned
     cost_usd: float = 0.0
     steps: int = 0
     final_text: str = ""
+
+
+class LimitReached(Exception):
+    """A limit (steps, tokens, USD, wall time, nudges) ends the loop gracefully; the message is the reason."""
 
 
 class ToolOutcome(BaseModel):
@@ -73,6 +79,17 @@ class TrajectoryStep(BaseModel):
     result: AgentResult | None = None
 
 
+@dataclasses.dataclass
+class _Turn:
+    """One step in flight: what its trajectory line and its progress line report."""
+
+    number: int
+    response: ModelResponse
+    cost_usd: float
+    compacted: int
+    outcomes: list[ToolOutcome] = dataclasses.field(default_factory=list)
+
+
 class _Budget:
     """Tokens, dollars and the wall-clock deadline, shared by an agent and every sub-agent it spawns."""
 
@@ -90,13 +107,9 @@ class _Budget:
         return self.limits.max_wall_seconds - (time.monotonic() - self.started)
 
     def exceeded(self) -> str | None:
-        if self.usage.total >= self.limits.max_tokens:
-            return "max_tokens"
-        if self.cost_usd >= self.limits.max_usd:
-            return "max_usd"
-        if self.seconds_left() <= 0:
-            return "max_wall_seconds"
-        return None
+        spent = {"max_tokens": self.usage.total >= self.limits.max_tokens,
+                 "max_usd": self.cost_usd >= self.limits.max_usd, "max_wall_seconds": self.seconds_left() <= 0}
+        return next((reason for reason, hit in spent.items() if hit), None)
 
 
 def _message_record(m: Message) -> dict[str, Any]:
@@ -177,6 +190,11 @@ class Agent:
         self.cost_usd = 0.0
         self.messages: list[Message] = []
         self._children = 0
+        self._steps = 0
+        self._nudges = 0  # nudges since the model last called a tool
+        self._written = 0  # messages already recorded in the trajectory
+        self._final_text = ""
+        self._shell_timeout = ctx.shell_timeout_s  # the configured one, before clipping to the time left
 
     @property
     def label(self) -> str:
@@ -188,18 +206,10 @@ class Agent:
         if self.depth >= MAX_SPAWN_DEPTH:
             raise ToolError(f"sub-agents may not spawn deeper than {MAX_SPAWN_DEPTH} levels; do the work yourself")
         self._children += 1
-        stem = self.trajectory_path.stem
         child = Agent(
-            self.model,
-            [t for t in self.tools.values() if not t.terminal],
-            self.ctx,
-            self.limits,
-            self.trajectory_path.with_name(f"{stem}.sub{self._children}.jsonl"),
-            on_step=self.on_step,
-            ledger=self.ledger,
-            role=self.role,
-            phase=self.phase,
-            _budget=self.budget,
+            self.model, [t for t in self.tools.values() if not t.terminal], self.ctx, self.limits,
+            self.trajectory_path.with_name(f"{self.trajectory_path.stem}.sub{self._children}.jsonl"),
+            on_step=self.on_step, ledger=self.ledger, role=self.role, phase=self.phase, _budget=self.budget,
             _depth=self.depth + 1,
         )
         result = child.run(system, task)
@@ -210,70 +220,75 @@ class Agent:
 
     # --- the loop ---------------------------------------------------------------------------------------------
     def run(self, system: str, task: str) -> AgentResult:
-        """Raises SandboxUnavailable before any model call when the configured sandbox cannot run commands."""
+        """Raises SandboxUnavailable before any model call when the configured sandbox cannot run commands; any
+        other exception propagates (a ProviderError so the caller, a Prefect task, may retry) after the end line."""
         if "shell_exec" in self.tools:
             effective_mode(self.ctx.sandbox)  # a strict `bwrap` that cannot run raises; `auto` falls back
         self.trajectory_path.parent.mkdir(parents=True, exist_ok=True)
         self.messages = [Message(role="system", content=system, cache=True), Message(role="user", content=task)]
-        written = 0  # messages already recorded in the trajectory
-        shell_timeout = self.ctx.shell_timeout_s
-        steps = 0
-        nudges = 0
-        final_text = ""
-        while True:
-            reason = "max_steps" if steps >= self.limits.max_steps else self.budget.exceeded()
-            if reason is not None:
-                return self._end(AgentResult(finished=False, reason=reason, steps=steps, final_text=final_text))
-            compacted = 0
-            if estimate_tokens(self.messages) > self.limits.compact_at_fraction * self.model.context_window:
-                compacted = compact(self.messages)
-            steps += 1
+        result: AgentResult | None = None
+        try:
+            while True:
+                self.step()
+        except Finished as f:
+            result = self._result("finished", f.payload)
+        except LimitReached as e:
+            result = self._result(str(e))
+        except BaseException as e:  # interrupts and kills too: the end line says how the run stopped
+            result = self._result(f"provider_error: {e}" if isinstance(e, ProviderError)
+                                  else f"error: {type(e).__name__}: {e}")
+            raise
+        finally:
+            self._end(result)
+        return result
+
+    def step(self) -> None:
+        """One model call and the tool calls it asked for; the step's trajectory line is written however it ends."""
+        turn = self.query()
+        try:
+            if turn.response.tool_calls:
+                self.execute_actions(turn)
+            else:
+                self._nudge_or_finish(turn.response)
+        finally:
+            self._record(turn)
+
+    def query(self) -> _Turn:
+        """Check the limits, compact the context if it is full, make one model call and charge it."""
+        reason = "max_steps" if self._steps >= self.limits.max_steps else self.budget.exceeded()
+        if reason is not None:
+            raise LimitReached(reason)
+        full = estimate_tokens(self.messages) > self.limits.compact_at_fraction * self.model.context_window
+        compacted = compact(self.messages) if full else 0
+        self._steps += 1
+        response = self.model.complete(self.messages, [t.spec for t in self.tools.values()])
+        cost = self._charge(response)
+        self.messages.append(Message(role="assistant", content=response.text, tool_calls=response.tool_calls))
+        self._final_text = response.text or self._final_text
+        return _Turn(self._steps, response, cost, compacted)
+
+    def execute_actions(self, turn: _Turn) -> None:
+        """Run the tool calls in order; a terminal tool's Finished stops the rest."""
+        self._nudges = 0
+        # a command may not run past the agent's wall-clock limit
+        self.ctx.shell_timeout_s = max(1.0, min(self._shell_timeout, self.budget.seconds_left()))
+        for call in turn.response.tool_calls:
             try:
-                response = self.model.complete(self.messages, [t.spec for t in self.tools.values()])
-            except ProviderError as e:
-                # transient errors propagate so the caller (a Prefect task) may retry; the trajectory says why
-                self._end(AgentResult(finished=False, reason=f"provider_error: {e}", steps=steps,
-                                      final_text=final_text))
+                turn.outcomes.append(self._execute(call))
+            except Finished as f:
+                turn.outcomes.append(ToolOutcome(call_id=call.id, name=call.name,
+                                                 output=str(f.payload)[:SUMMARY_CHARS]))
                 raise
-            cost = self._charge(response)
-            self.messages.append(Message(role="assistant", content=response.text, tool_calls=response.tool_calls))
-            final_text = response.text or final_text
-            outcomes: list[ToolOutcome] = []
-            finished: Finished | None = None
-            if response.tool_calls:
-                nudges = 0
-                # a command may not run past the agent's wall-clock limit
-                self.ctx.shell_timeout_s = max(1.0, min(shell_timeout, self.budget.seconds_left()))
-            for call in response.tool_calls:
-                finished = self._call(call, outcomes)
-                if finished is not None:
-                    break
-            result: AgentResult | None = None
-            if finished is not None:
-                result = AgentResult(finished=True, payload=finished.payload, reason="finished", steps=steps,
-                                     final_text=final_text)
-            elif not response.tool_calls:
-                terminal = [t.name for t in self.tools.values() if t.terminal]
-                if not terminal:  # a sub-agent answers in prose: that answer is its result
-                    result = AgentResult(finished=True, payload=response.text, reason="finished", steps=steps,
-                                         final_text=final_text)
-                elif nudges >= MAX_NUDGES:
-                    result = AgentResult(finished=False, reason="no_tool_call", steps=steps, final_text=final_text)
-                else:
-                    nudges += 1
-                    self.messages.append(Message(
-                        role="user",
-                        content=f"Continue with tool calls. When the work is done, call {' or '.join(terminal)}.",
-                    ))
-            self._write(TrajectoryStep(
-                step=steps, agent=self.label, messages=[_message_record(m) for m in self.messages[written:]],
-                tools=outcomes, usage=response.usage, cost_usd=cost, total_usage=self.budget.usage,
-                total_cost_usd=self.budget.cost_usd, compacted=compacted,
-            ))
-            written = len(self.messages)
-            self._report_step(steps, response, outcomes, compacted)
-            if result is not None:
-                return self._end(result)
+
+    def _nudge_or_finish(self, response: ModelResponse) -> None:
+        terminal = [t.name for t in self.tools.values() if t.terminal]
+        if not terminal:  # a sub-agent answers in prose: that answer is its result
+            raise Finished(response.text)
+        if self._nudges >= MAX_NUDGES:
+            raise LimitReached("no_tool_call")
+        self._nudges += 1
+        self.messages.append(Message(role="user", content="Continue with tool calls. When the work is done, call "
+                                     f"{' or '.join(terminal)}."))
 
     def _charge(self, response: ModelResponse) -> float:
         name = response.model if ":" in response.model else self.model.name
@@ -286,45 +301,48 @@ class Agent:
         self.budget.charge(response.usage, cost)
         return cost
 
-    def _call(self, call: ToolCall, outcomes: list[ToolOutcome]) -> Finished | None:
+    def _execute(self, call: ToolCall) -> ToolOutcome:
         tool = self.tools.get(call.name)
         try:
             if tool is None:
                 raise ToolError(f"unknown tool {call.name!r}; available tools: {', '.join(sorted(self.tools))}")
             result = tool(self.ctx, call.arguments)
-        except Finished as f:
-            outcomes.append(ToolOutcome(call_id=call.id, name=call.name, output=str(f.payload)[:SUMMARY_CHARS]))
-            return f
+        except (Finished, SandboxUnavailable):  # done, or a setup problem the model cannot fix: the run ends
+            raise
         except ToolError as e:
             result = ToolResult(text=f"error: {e}", is_error=True)
-        except SandboxUnavailable:
-            raise  # a setup problem the model cannot fix: the run stops and says how to fix it
         except Exception as e:  # a broken tool must not end the run: the model can try another way
             result = ToolResult(text=f"error: tool {call.name} failed: {type(e).__name__}: {e}", is_error=True)
         text = truncate_middle(result.text, self.limits.tool_output_chars)
         images = result.images if self.model.supports_images else []
         self.messages.append(Message(role="tool", content=text, tool_call_id=call.id, name=call.name,
                                      images=images, is_error=result.is_error))
-        outcomes.append(ToolOutcome(call_id=call.id, name=call.name, output=text, is_error=result.is_error,
-                                    images=len(images)))
-        return None
+        return ToolOutcome(call_id=call.id, name=call.name, output=text, is_error=result.is_error, images=len(images))
 
-    def _report_step(self, step: int, response: ModelResponse, outcomes: list[ToolOutcome], compacted: int) -> None:
-        calls = {c.id: c for c in response.tool_calls}
-        parts = [_describe_call(calls[o.call_id], o) for o in outcomes if o.call_id in calls]
+    def _record(self, turn: _Turn) -> None:
+        self._write(TrajectoryStep(
+            step=turn.number, agent=self.label, messages=[_message_record(m) for m in self.messages[self._written:]],
+            tools=turn.outcomes, usage=turn.response.usage, cost_usd=turn.cost_usd, total_usage=self.budget.usage,
+            total_cost_usd=self.budget.cost_usd, compacted=turn.compacted,
+        ))
+        self._written = len(self.messages)
+        calls = {c.id: c for c in turn.response.tool_calls}
+        parts = [_describe_call(calls[o.call_id], o) for o in turn.outcomes if o.call_id in calls]
         if not parts:
-            parts = [f"says: {' '.join(response.text.split())[:160]}"]
-        note = f" [compacted {compacted} old outputs]" if compacted else ""
-        self.on_step(f"[{self.label}] step {step}: " + "; ".join(parts) + note
+            parts = [f"says: {' '.join(turn.response.text.split())[:160]}"]
+        note = f" [compacted {turn.compacted} old outputs]" if turn.compacted else ""
+        self.on_step(f"[{self.label}] step {turn.number}: " + "; ".join(parts) + note
                      + f" (${self.budget.cost_usd:.4f}, {self.budget.usage.total} tokens)")
 
-    def _end(self, result: AgentResult) -> AgentResult:
-        result = result.model_copy(update={"usage": self.usage, "cost_usd": self.cost_usd})
+    def _result(self, reason: str, payload: Any = None) -> AgentResult:
+        return AgentResult(finished=reason == "finished", payload=payload, reason=reason, usage=self.usage,
+                           cost_usd=self.cost_usd, steps=self._steps, final_text=self._final_text)
+
+    def _end(self, result: AgentResult) -> None:
         self._write(TrajectoryStep(kind="end", step=result.steps, agent=self.label, total_usage=self.budget.usage,
                                    total_cost_usd=self.budget.cost_usd, result=result))
         if result.reason != "finished":
             self.on_step(f"[{self.label}] stopped: {result.reason} after {result.steps} steps")
-        return result
 
     def _write(self, record: TrajectoryStep) -> None:
         with self.trajectory_path.open("a", encoding="utf-8") as f:

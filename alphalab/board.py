@@ -12,47 +12,20 @@ experiment it checks. The re-run never appears on the leaderboard itself; it set
 from __future__ import annotations
 
 import json
-import re
+import math
 import sqlite3
 import time
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Iterator, Literal
 
-from pydantic import BaseModel, Field
-
-from alphalab.errors import AlphalabError
-from alphalab.manifest import Metric
-
-State = Literal[
-    "to_implement", "implemented", "checked", "queued", "running", "finished", "analyzed", "done", "cancelled",
-    "failed", "dead",
-]
-# the paper's nine kanban columns, in order; `failed` and `dead` are shown beside them
-COLUMNS: tuple[str, ...] = (
-    "to_implement", "implemented", "checked", "queued", "running", "finished", "analyzed", "done", "cancelled",
+from alphalab import ranking
+from alphalab.board_rows import (
+    CANCELLABLE, STATES, TRANSITIONS, Experiment, IllegalTransition, Note, RunRecord, State, UnknownExperiment,
+    slugify,
 )
-STATES: tuple[str, ...] = State.__args__  # type: ignore[attr-defined]
-
-TRANSITIONS: dict[str, frozenset[str]] = {
-    "to_implement": frozenset({"implemented", "failed", "cancelled"}),
-    # an implementation interrupted by a crash is simply done again, hence implemented -> implemented
-    "implemented": frozenset({"implemented", "checked", "failed", "cancelled"}),
-    "checked": frozenset({"queued", "cancelled"}),
-    "queued": frozenset({"running", "cancelled"}),
-    # running -> queued: a run lost to a crash or a hard stop goes back to the queue
-    "running": frozenset({"finished", "failed", "queued", "cancelled"}),
-    "finished": frozenset({"analyzed"}),
-    "analyzed": frozenset({"done"}),
-    # failed -> checked: a fix patched the code and its smoke test passed
-    "failed": frozenset({"checked", "dead", "cancelled"}),
-    "done": frozenset(),
-    "cancelled": frozenset(),
-    "dead": frozenset(),
-}
-TERMINAL = frozenset(s for s, nxt in TRANSITIONS.items() if not nxt)
-PENDING = ("to_implement", "implemented", "checked", "queued")
-CANCELLABLE = frozenset(s for s, nxt in TRANSITIONS.items() if "cancelled" in nxt)
+from alphalab.manifest import Metric
+from alphalab.ranking import LeaderboardEntry
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS experiments (
@@ -95,90 +68,6 @@ _UPDATABLE = frozenset({
     "attempts", "slot", "job_id", "seed", "metrics", "eval_mode", "error_signature", "note", "spec",
     "started_at", "finished_at", "verified",
 })
-
-
-class IllegalTransition(AlphalabError):
-    """A state change the board does not allow (the message names the experiment and both states)."""
-
-
-class UnknownExperiment(AlphalabError):
-    """No experiment with that id on the board."""
-
-
-class Experiment(BaseModel):
-    id: str
-    seq: int
-    kind: Literal["experiment", "verify"] = "experiment"
-    name: str
-    hypothesis: str = ""
-    spec: dict[str, Any] = Field(default_factory=dict)
-    parent: str | None = None
-    state: State
-    attempts: int = 0
-    slot: str | None = None
-    job_id: str | None = None
-    seed: int | None = None
-    metrics: dict[str, float] = Field(default_factory=dict)
-    eval_mode: Literal["smoke", "full"] | None = None
-    error_signature: str | None = None
-    note: str = ""
-    verified: bool | None = None
-    created_at: float
-    updated_at: float
-    started_at: float | None = None
-    finished_at: float | None = None
-    analyzed_at: float | None = None
-    analyzed_seq: int | None = None
-
-    @property
-    def params(self) -> dict[str, Any]:
-        return dict(self.spec.get("params", {}))
-
-
-class LeaderboardEntry(BaseModel):
-    rank: int
-    id: str
-    name: str
-    value: float
-    metrics: dict[str, float]
-    verified: bool | None
-    # the lead over the next entry is not larger than the domain's noise floor
-    within_noise: bool = False
-    rerun_value: float | None = None
-    rerun_pending: bool = False  # its verification re-run is on the board and not through yet
-    analyzed_seq: int | None = None
-
-    @property
-    def verification(self) -> str:
-        """What a reader of the leaderboard needs: verified, refuted, waiting for its re-run, or never re-run (only
-        a new best is)."""
-        if self.verified:
-            return "verified"
-        if self.verified is False:
-            return "refuted by its re-run" if self.rerun_value is not None else "re-run failed"
-        return "re-run pending" if self.rerun_pending else "not re-run"
-
-
-class Note(BaseModel):
-    id: int
-    text: str
-    source: str
-    created_at: float
-
-
-class RunRecord(BaseModel):
-    exp_id: str
-    attempt: int
-    slot: str | None
-    ok: bool
-    error_signature: str | None
-    started_at: float | None
-    finished_at: float
-
-
-def slugify(text: str, limit: int = 40) -> str:
-    slug = re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")
-    return slug[:limit].strip("-") or "exp"
 
 
 class Board:
@@ -224,6 +113,9 @@ class Board:
         unknown = set(fields) - _UPDATABLE
         if unknown:
             raise ValueError(f"not updatable: {sorted(unknown)}")
+        if "metrics" in fields:
+            # NaN or inf is no result: dropped, so the stored JSON stays valid for SQLite's json functions (best())
+            fields = fields | {"metrics": {k: v for k, v in fields["metrics"].items() if math.isfinite(v)}}
         return {k: (json.dumps(v, sort_keys=True) if k in _JSON_FIELDS else v) for k, v in fields.items()}
 
     # ---- creating rows -------------------------------------------------------------------------------------
@@ -354,33 +246,21 @@ class Board:
 
     # ---- leaderboard ---------------------------------------------------------------------------------------
     def leaderboard(self, metric: Metric, limit: int | None = None) -> list[LeaderboardEntry]:
-        """Analyzed full-eval experiments ranked on the primary metric; smoke results never enter it."""
-        reruns: dict[str, float] = {}
-        pending: set[str] = set()
-        for v in self.select(kind="verify"):
-            if v.parent and v.state in ("analyzed", "done") and v.eval_mode == "full" and metric.name in v.metrics:
-                reruns[v.parent] = v.metrics[metric.name]
-            elif v.parent and v.state not in TERMINAL:
-                pending.add(v.parent)
-        rows = [e for e in self.select("analyzed", "done", kind="experiment")
-                if e.eval_mode == "full" and metric.name in e.metrics]
-        rows.sort(key=lambda e: e.metrics[metric.name], reverse=metric.direction == "max")
-        out = []
-        for i, e in enumerate(rows):
-            value = e.metrics[metric.name]
-            within = False
-            if self.noise_floor is not None and i + 1 < len(rows):
-                within = abs(value - rows[i + 1].metrics[metric.name]) <= self.noise_floor
-            out.append(LeaderboardEntry(
-                rank=i + 1, id=e.id, name=e.name, value=value, metrics=e.metrics, verified=e.verified,
-                within_noise=within, rerun_value=reruns.get(e.id), rerun_pending=e.id in pending,
-                analyzed_seq=e.analyzed_seq,
-            ))
+        """The ranked experiments (alphalab.ranking), best first."""
+        out = ranking.leaderboard(self.select(kind="experiment"), self.select(kind="verify"), metric, self.noise_floor)
         return out[:limit] if limit else out
 
     def best(self, metric: Metric) -> LeaderboardEntry | None:
-        top = self.leaderboard(metric, limit=1)
-        return top[0] if top else None
+        """The top entry, read with the ranking rule in SQL: the runner-up (for the noise flag) and the top's own
+        re-runs are all it needs, however long the board."""
+        clause, args = ranking.sql_ranked(metric)
+        with self._connect() as con:
+            top = [self._row(r) for r in con.execute(f"SELECT * FROM experiments {clause} LIMIT 2", args)]
+            reruns = [self._row(r) for r in con.execute(
+                "SELECT * FROM experiments WHERE kind = 'verify' AND parent = ? ORDER BY seq",
+                (top[0].id if top else "",))]
+        entries = ranking.leaderboard(top, reruns, metric, self.noise_floor)
+        return entries[0] if entries else None
 
     # ---- meta and operator notes -----------------------------------------------------------------------------
     def get_meta(self, key: str, default: str | None = None) -> str | None:

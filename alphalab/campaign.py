@@ -1,38 +1,117 @@
-"""Opening a campaign: validate the config, then create (or reopen) its workspace with a copy of the config inside.
+"""A campaign as every piece of it sees one: its validated config, its workspace, and what they derive (the adapter,
+the board, seeds, the request that runs an experiment). Built once per flow or task and passed down, so the adapter
+is validated and the board opened once, not by every function that needs them.
 
+Opening a campaign validates the config, then creates (or reopens) its workspace with a copy of the config inside.
 Every phase flow takes only the workspace folder: the config it needs is the copy in `campaign.yaml`, so a single
 phase can be rerun from disk.
 """
 
 from __future__ import annotations
 
+import json
+from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
+from typing import Any, Self
 
 import yaml
 
+from alphalab.adapters import Adapter, load_adapter
+from alphalab.board import Board
+from alphalab.board_rows import Experiment
 from alphalab.config import CampaignConfig, load_config
 from alphalab.errors import ConfigError
+from alphalab.execution import RunRequest, harness_command
+from alphalab.manifest import Manifest, Metric
 from alphalab.workspace import Workspace
 
-
-def open_campaign(config_path: str | Path, workspace: str | Path | None = None) -> tuple[CampaignConfig, Workspace]:
-    """Validate first: an invalid config raises ConfigError before anything is written."""
-    config = load_config(config_path)
-    ws = Workspace(Path(workspace) if workspace else config.workspace_dir())
-    ws.create(config.config_hash())
-    if Path(config_path).resolve() != ws.config_copy.resolve():
-        data = config.model_dump(mode="json", exclude_none=True)
-        data["data_path"] = str(Path(config.data_path).resolve())
-        data["workspace"] = str(ws.root)
-        ws.config_copy.write_text(yaml.safe_dump(data, sort_keys=False))
-    return config, ws
+# written by a domain's harness (harnesses/base/noise.py): `spread` of the reference config over seeds
+NOISE_FLOOR_FILE = "noise_floor.json"
+VERIFY_SEED_OFFSET = 10_000
 
 
-def load_campaign(workspace: str | Path) -> tuple[CampaignConfig, Workspace]:
-    ws = Workspace(Path(workspace))
-    if not ws.config_copy.is_file():
-        raise ConfigError(f"{ws.root}: not a campaign workspace (no campaign.yaml); "
-                          "start it with `alphalab run CONFIG`")
-    return load_config(ws.config_copy), ws
+def read_noise_floor(ws: Workspace) -> float | None:
+    path = ws.root / NOISE_FLOOR_FILE
+    if not path.is_file():
+        return None
+    try:
+        return float(json.loads(path.read_text())["spread"])
+    except (ValueError, KeyError, TypeError):
+        return None
 
+
+@dataclass
+class Campaign:
+    config: CampaignConfig
+    workspace: Workspace
+
+    @classmethod
+    def open(cls, config_path: str | Path, workspace: str | Path | None = None) -> Self:
+        """Validate first: an invalid config raises ConfigError before anything is written."""
+        config = load_config(config_path)
+        ws = Workspace(Path(workspace) if workspace else config.workspace_dir())
+        ws.create(config.config_hash())
+        if Path(config_path).resolve() != ws.config_copy.resolve():
+            data = config.model_dump(mode="json", exclude_none=True)
+            data["data_path"] = str(Path(config.data_path).resolve())
+            data["workspace"] = str(ws.root)
+            ws.config_copy.write_text(yaml.safe_dump(data, sort_keys=False))
+        return cls(config, ws)
+
+    @classmethod
+    def load(cls, workspace: str | Path, **fields: Any) -> Self:
+        """The campaign of a workspace from its copy of the config; `fields` are a subclass's own (RoleContext)."""
+        ws = Workspace(Path(workspace))
+        if not ws.config_copy.is_file():
+            raise ConfigError(f"{ws.root}: not a campaign workspace (no campaign.yaml); "
+                              "start it with `alphalab run CONFIG`")
+        return cls(load_config(ws.config_copy), ws, **fields)
+
+    @cached_property
+    def adapter(self) -> Adapter:
+        return load_adapter(self.workspace.adapter)
+
+    @property
+    def manifest(self) -> Manifest:
+        return self.adapter.manifest
+
+    @property
+    def metric(self) -> Metric:
+        return self.manifest.primary
+
+    @cached_property
+    def board(self) -> Board:
+        return Board(self.workspace.board_db, noise_floor=read_noise_floor(self.workspace))
+
+    def progress_line(self) -> str:
+        """One line for the terminal: how far the campaign is and its best result."""
+        best = self.board.best(self.metric)
+        shown = f"best {self.metric.name} {best.value:.6g}" if best else "no result yet"
+        return f"{self.board.analyzed_count()}/{self.config.budgets.experiments} analyzed, {shown}"
+
+    def exp_dir(self, exp_id: str) -> Path:
+        return self.workspace.experiment(exp_id)
+
+    def seed_for(self, seq: int, verify: bool = False) -> int:
+        return self.config.seed + seq + (VERIFY_SEED_OFFSET if verify else 0)
+
+    def command(self, template: str, exp: Experiment, mode: str) -> str:
+        from alphalab.harness_inputs import HarnessInputs  # TODO(lead): hoist to the module's imports
+
+        return harness_command(template, HarnessInputs.of(self.config, self.manifest), self.workspace,
+                               self.exp_dir(exp.id), mode, exp.seed if exp.seed is not None else self.config.seed)
+
+    def full_timeout_s(self) -> float:
+        return self.config.execution.experiment_timeout_s or self.manifest.experiment.time_limit_s
+
+    def run_request(self, exp: Experiment, slot: str, mode: str = "full") -> RunRequest:
+        spec = self.manifest.experiment
+        template = spec.full_command if mode == "full" else spec.smoke_command
+        return RunRequest(
+            exp_id=exp.id, attempt=exp.attempts, mode=mode, seed=exp.seed if exp.seed is not None else 0, slot=slot,
+            command=self.command(template, exp, mode), exp_dir=self.exp_dir(exp.id), workspace=self.workspace.root,
+            timeout_s=self.full_timeout_s() if mode == "full" else spec.smoke_time_limit_s,
+            launch=f"{exp.started_at:.3f}" if exp.started_at else "",
+        )
 

@@ -13,7 +13,9 @@ from pathlib import Path
 import yaml
 from pydantic import BaseModel
 
-from alphalab.board import Board, Experiment
+from alphalab import ranking
+from alphalab.board import Board
+from alphalab.board_rows import Experiment
 from alphalab.cost import UsageLedger
 from alphalab.errors import AlphalabError
 from alphalab.manifest import Manifest, Metric
@@ -21,7 +23,6 @@ from alphalab.workspace import Workspace
 
 RUN_STATES = ("finished", "analyzed", "done", "failed", "dead")
 FAILED_STATES = ("failed", "dead")
-RANKED_STATES = ("analyzed", "done")
 # board meta key naming what produced a workspace (e.g. "greedy loop (baseline policy)")
 METHOD_KEY = "method"
 DEFAULT_METHOD = "alphalab campaign"
@@ -61,15 +62,7 @@ def _order(e: Experiment) -> tuple[float, int]:
 
 
 def running_best(rows: list[Experiment], manifest: Manifest) -> list[float | None]:
-    metric = manifest.primary
-    best: float | None = None
-    out = []
-    for e in sorted(rows, key=_order):
-        value = e.metrics.get(metric.name)
-        if e.state in RANKED_STATES and e.eval_mode == "full" and value is not None and manifest.better(value, best):
-            best = value
-        out.append(best)
-    return out
+    return [p.best for p in ranking.running_best(sorted(rows, key=_order), manifest.primary)]
 
 
 def wall_seconds(rows: list[Experiment]) -> float | None:

@@ -13,6 +13,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from alphalab.errors import ConfigError
+from alphalab.sandbox import SandboxConfig  # defined there so harnesses need not import this module
 
 ProviderName = Literal["openai", "anthropic", "openai-compatible", "scripted", "baseline"]
 RoleName = Literal[
@@ -93,12 +94,6 @@ class ExecutionConfig(Strict):
     work_pool: str = "alphalab-gpu"
     deployment: str = "run-experiment/run-experiment"
     experiment_timeout_s: float | None = Field(None, gt=0, description="overrides the manifest's time limit")
-
-
-class SandboxConfig(Strict):
-    # auto: bubblewrap wherever it works, else none with a warning; bwrap: fail where it cannot run (see sandbox.py)
-    mode: Literal["auto", "none", "bwrap"] = "auto"
-    allow_network: bool = False
 
 
 class WebSearchConfig(Strict):

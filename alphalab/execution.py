@@ -31,6 +31,7 @@ from pydantic import BaseModel
 
 from alphalab import harness_seal
 from alphalab.experiment_files import log_name, pid_name
+from alphalab.harness_inputs import HarnessInputs, Mode
 from alphalab.results import RunResult
 from alphalab.sandbox import run_command
 from alphalab.workspace import Workspace
@@ -164,10 +165,12 @@ def format_command(template: str, **values: object) -> str:
     return template.format(**{k: shlex.quote(str(v)) for k, v in values.items()})
 
 
-def harness_command(template: str, workspace: Workspace, exp_dir: Path, mode: str, seed: int, data: Path) -> str:
-    """A manifest command with every placeholder it may use (alphalab.manifest.PLACEHOLDERS) filled."""
+def harness_command(template: str, inputs: HarnessInputs, workspace: Workspace, exp_dir: Path, mode: Mode,
+                    seed: int) -> str:
+    """A manifest command with every placeholder it may use (alphalab.manifest.PLACEHOLDERS) filled: the run's own
+    and the campaign's (`inputs`)."""
     return format_command(template, python=sys.executable, workspace=workspace.root, harness=workspace.harness,
-                          exp_dir=exp_dir, mode=mode, seed=seed, data=Path(data).resolve())
+                          exp_dir=exp_dir, mode=mode, seed=seed, **inputs.placeholders(mode))
 
 
 def _group_alive_with_marker(pgid: int, marker: str) -> bool:

@@ -7,7 +7,10 @@ harness computes is not among them; it lives outside the folder (`Workspace.resu
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Literal
+
+from alphalab.board_rows import Experiment
 
 Mode = Literal["smoke", "full"]
 
@@ -29,3 +32,20 @@ def log_name(mode: Mode) -> str:
 
 def pid_name(mode: Mode) -> str:
     return RUN_PID if mode == "full" else SMOKE_PID
+
+
+ERROR_LOG_CHARS = 4000
+
+
+def _tail(path: Path, chars: int) -> str:
+    return path.read_text(errors="replace")[-chars:] if path.is_file() else ""
+
+
+def error_log(exp_dir: Path, exp: Experiment) -> str:
+    """What a failed experiment left to diagnose it by: its error signature, the board's note, the logs' tails."""
+    parts = [f"error signature: {exp.error_signature or 'unknown'}", exp.note]
+    for name in (RUN_LOG, SMOKE_LOG):
+        tail = _tail(exp_dir / name, ERROR_LOG_CHARS)
+        if tail:
+            parts.append(f"--- tail of {name} ---\n{tail}")
+    return "\n".join(p for p in parts if p)

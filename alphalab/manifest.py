@@ -11,7 +11,9 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-PLACEHOLDERS = frozenset({"python", "workspace", "harness", "exp_dir", "mode", "seed", "data"})
+# the run's own values, then the campaign's (filled from alphalab.harness_inputs.HarnessInputs)
+PLACEHOLDERS = frozenset({"python", "workspace", "harness", "exp_dir", "mode", "seed",
+                          "data", "sandbox", "network", "time_limit", "options", "campaign_seed"})
 _SHELL = re.compile(r"[;&|<>`$\n\\]|(^|\s)cd(\s|$)")
 _MODULE = re.compile(r"^(harnesses\.([A-Za-z_]\w*)|harness)(\.[A-Za-z_]\w*)+$")
 
@@ -34,7 +36,10 @@ class ExperimentSpec(_Strict):
     (a built-in harness) or `{python} -P -m harness.<module>` (the workspace's harness/), then arguments. The runner
     runs them with the workspace as working directory, and `-P` keeps that off `sys.path`, so no file an experiment
     or agent writes can stand in for a harness module. Placeholders: {python} (the interpreter), {workspace},
-    {harness} (the workspace's harness/), {exp_dir}, {mode} (smoke|full), {seed}, {data} (the campaign's data path).
+    {harness} (the workspace's harness/), {exp_dir}, {mode} (smoke|full), {seed}; and the campaign's, which a harness
+    takes as arguments instead of reading the campaign config: {data} (data_path), {sandbox} (sandbox.mode: auto,
+    none or bwrap), {network} (on|off: sandbox.allow_network), {time_limit} (seconds a run in this mode may take),
+    {options} (domain_options as one JSON object), {campaign_seed} (the campaign's seed).
     """
 
     entry_point: str = Field(description="the file a Worker must produce that the harness runs, e.g. strategy.py")
@@ -157,9 +162,3 @@ class Manifest(_Strict):
     @property
     def primary(self) -> Metric:
         return next(m for m in self.metrics if m.primary)
-
-    def better(self, a: float, b: float | None) -> bool:
-        """True when metric value `a` beats `b` (None means no result yet)."""
-        if b is None:
-            return True
-        return a < b if self.primary.direction == "min" else a > b

@@ -26,13 +26,13 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel
+from pydantic import BaseModel, ConfigDict
 
-from alphalab.config import SandboxConfig
 from alphalab.errors import SandboxUnavailable
 
 __all__ = [
     "CommandResult",
+    "SandboxConfig",
     "SandboxUnavailable",
     "effective_mode",
     "require_bwrap",
@@ -50,6 +50,17 @@ _INSTALL = ("`apt-get install -y bubblewrap` (Debian/Ubuntu), `dnf install bubbl
 _BWRAP_INSTALL_HINT = f"sandbox mode 'bwrap' needs bubblewrap: install it with {_INSTALL}, or set `sandbox.mode: none`"
 # by file path with -I -S: fast, and nothing on sys.path or in the environment can stand in for it
 _REAPER = [sys.executable, "-I", "-S", str(Path(__file__).resolve().with_name("reaper.py")), "--"]
+
+
+class SandboxConfig(BaseModel):
+    """A campaign's `sandbox:` section. Defined here, not in config.py, so a harness can take it without importing
+    the campaign config parser."""
+
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+    # auto: bubblewrap wherever it works, else none with a warning; bwrap: fail where it cannot run
+    mode: Literal["auto", "none", "bwrap"] = "auto"
+    allow_network: bool = False
 
 
 class CommandResult(BaseModel):

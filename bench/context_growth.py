@@ -22,10 +22,11 @@ sys.path.insert(0, str(REPO))
 
 import alphalab.roles.llm as llm  # noqa: E402
 from alphalab.agent import estimate_tokens  # noqa: E402
-from alphalab.dispatcher import Dispatcher, local_roles  # noqa: E402
+from alphalab.phase3.dispatcher import Dispatcher  # noqa: E402
+from alphalab.roles.phase3 import local_roles  # noqa: E402
 from alphalab.execution import LocalRunner  # noqa: E402
 from alphalab.models.base import ModelResponse, ToolCall, Usage  # noqa: E402
-from alphalab.phase3 import Phase3Env  # noqa: E402
+from alphalab.campaign import Campaign  # noqa: E402
 from alphalab.roles.base import RoleContext  # noqa: E402
 from fixtures.phase3.helpers import make_workspace  # noqa: E402
 
@@ -73,7 +74,7 @@ def main() -> int:
         phase3={"patience": 1000, "strategist_every": 5, "reporter_every": 1000, "playbook_max_chars": 6000},
     )
     llm.get_model = lambda settings, **_: ScriptedStrategist()
-    env = Phase3Env(config, ws)
+    env = Campaign(config, ws)
     ctx = RoleContext(config, ws, log=lambda line: None, phase="phase3")
     dispatcher = Dispatcher(env, LocalRunner(["0", "1"]), local_roles(ctx), log=lambda line: None)
     summary = dispatcher.run()

@@ -29,9 +29,11 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "tests"))
 sys.path.insert(0, str(REPO))
 
-from alphalab.dispatcher import Dispatcher, local_roles  # noqa: E402
+from alphalab.phase3.dispatcher import Dispatcher  # noqa: E402
+
+from alphalab.roles.phase3 import local_roles  # noqa: E402
 from alphalab.execution import LocalRunner, RunOutcome  # noqa: E402
-from alphalab.phase3 import Phase3Env  # noqa: E402
+from alphalab.campaign import Campaign  # noqa: E402
 from alphalab.roles.base import RoleContext  # noqa: E402
 from fixtures.phase3.helpers import make_workspace  # noqa: E402
 
@@ -109,7 +111,7 @@ def main() -> int:
                                 execution={"backend": "local", "gpu_slots": slots},
                                 phase3={"patience": 1000, "proposals_per_turn": 2 * args.slots,
                                         "reporter_every": 1000, "verify_new_best": args.verify})
-    env = Phase3Env(config, ws)
+    env = Campaign(config, ws)
     runner = Recording(LocalRunner(slots))
     ctx = RoleContext(config, ws, log=lambda line: None, phase="phase3")
     t0 = time.time()
@@ -140,7 +142,7 @@ def work_pool(args) -> int:
             runner = Recording(inner)
             ctx = RoleContext(config, ws, log=lambda line: None, phase="phase3")
             t0 = time.time()
-            summary = Dispatcher(Phase3Env(config, ws), runner, local_roles(ctx), log=lambda line: None).run()
+            summary = Dispatcher(Campaign(config, ws), runner, local_roles(ctx), log=lambda line: None).run()
             pickups, starts = [], []
             with get_client(sync_client=True) as client:
                 for run_id, (submitted, _) in inner.pickups.items():

@@ -19,10 +19,11 @@ import tempfile
 import time
 from pathlib import Path
 
+from alphalab.config import CampaignConfig
+from alphalab.experiment_template import TemplateExperiment, render_template_dir
+from alphalab.reference_runs import measure_noise_floor
 from alphalab.results import RunResult, read_result
 from alphalab.workspace import Workspace
-from harnesses.base.noise import measure_noise_floor
-from alphalab.experiment_template import TemplateExperiment, render_template_dir
 from harnesses.forecasting import evaluate as ev
 from harnesses.forecasting.demo_data import build_demo_dataset
 from harnesses.forecasting.layout import generate_dataset
@@ -70,7 +71,9 @@ def demo(root: Path, models: list[str], seeds: list[int]) -> None:
     if seeds:
         shutil.copytree(TEMPLATE.parent, ws.adapter, dirs_exist_ok=True)
         t0 = time.perf_counter()
-        floor = measure_noise_floor(ws, None, seeds, data=data)
+        # a campaign with defaults on the demo dataset: the reference runs get what its harness command would
+        config = CampaignConfig(name="forecasting-bench", domain="time_series", data_path=data, objective="bench")
+        floor = measure_noise_floor(ws, config, None, seeds)
         print(f"noise floor of the reference {floor.params['model']} over seeds {floor.seeds}: rmse "
               f"{[round(v, 2) for v in floor.values]}, spread {floor.spread:.2f} ({time.perf_counter() - t0:.0f} s)")
 

@@ -2,7 +2,7 @@
 
     PYTHONUNBUFFERED=1 python bench/speedrun_gpu.py --budget-s 300 --out OUT_DIR [--site-packages]
 
-Builds the demo corpus, a workspace with a campaign config, renders the template with the manifest's reference
+Builds the demo corpus, a workspace, renders the template with the manifest's reference
 configuration (about 85M parameters), runs `python -m harnesses.speedrun.evaluate --mode full` and prints
 val_bpb, tokens/s, parameters and MFU. MFU is recomputed here from the harness's parameter count and the
 template's reported tokens/s: (6 x matmul parameters + 12 x layers x width x context) x tokens/s / peak.
@@ -23,8 +23,10 @@ import yaml
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+from alphalab.config import CampaignConfig  # noqa: E402
 from alphalab.execution import RunRequest, execute, harness_command  # noqa: E402
 from alphalab.experiment_files import RUN_LOG  # noqa: E402
+from alphalab.harness_inputs import HarnessInputs  # noqa: E402
 from alphalab.manifest import Manifest  # noqa: E402
 from alphalab.workspace import Workspace  # noqa: E402
 from alphalab.experiment_template import TemplateExperiment, render_template_dir  # noqa: E402
@@ -55,15 +57,14 @@ def main() -> int:
     print(f"corpus: {corpus.documents} documents, {corpus.bytes / 2**20:.1f} MB ({time.time() - t0:.0f} s)")
     ws = root / "ws"
     ws.mkdir(parents=True, exist_ok=True)
-    (ws / "campaign.yaml").write_text(yaml.safe_dump({
-        "name": "speedrun-bench", "domain": "llm_speedrun", "data_path": str(corpus.out_dir),
-        "objective": "minimize val_bpb", "domain_options": {"budget_s": ns.budget_s},
-    }))
+    config = CampaignConfig(name="speedrun-bench", domain="llm_speedrun", data_path=corpus.out_dir,
+                            objective="minimize val_bpb", domain_options={"budget_s": ns.budget_s})
     exp = ws / "experiments" / "reference"
     render_template_dir(ADAPTER / manifest.experiment.template_dir, exp, params,
                       TemplateExperiment(id="reference", name="reference", seed=0))
     workspace = Workspace(ws)
-    command = harness_command(manifest.experiment.full_command, workspace, exp, "full", 0, corpus.out_dir)
+    command = harness_command(manifest.experiment.full_command, HarnessInputs.of(config, manifest), workspace, exp,
+                              "full", 0)
     print(f"command: {command}", flush=True)
     # the campaign's own run path: the harness started from the workspace, its result read from outside the folder
     outcome = execute(RunRequest(exp_id="reference", attempt=0, mode="full", seed=0, slot="", command=command,

@@ -9,7 +9,7 @@ from prefect import flow, get_run_logger
 
 from alphalab.baselines import greedy
 from alphalab.baselines import single_shot as shot
-from alphalab.campaign import load_campaign
+from alphalab.campaign import Campaign
 from alphalab.compare import WorkspaceSummary
 from tasks.baselines import (
     greedy_evaluate, greedy_propose, prepare_workspace, single_shot_implement, single_shot_retry, single_shot_run,
@@ -22,7 +22,7 @@ def greedy_loop(workspace: str, budget: int | None = None) -> WorkspaceSummary:
     """Change the best experiment, run the change, keep it if the primary metric improves, revert otherwise; for
     `budget` experiments (default: the campaign's experiment budget, as the paper gives both the same), or until
     the USD budget is spent or no untried change of the best is left."""
-    config, _ = load_campaign(workspace)
+    config = Campaign.load(workspace).config
     log = get_run_logger()
     budget = budget or config.budgets.experiments
     done = prepare_workspace(workspace, greedy.PHASE, greedy.METHOD)

@@ -8,13 +8,14 @@ from prefect import flow, get_run_logger
 
 from alphalab import adapters, supervisor_checks
 from alphalab.adapters import ResolvedAdapter
-from alphalab.campaign import load_campaign
+from alphalab.campaign import Campaign
 from tasks.setup_roles import campaign_key, customize_adapter, generate_adapter
 
 
 @flow(name="phase0-adapter")
 def phase0_adapter(workspace: str, refresh_cache: bool = False) -> ResolvedAdapter:
-    config, ws = load_campaign(workspace)
+    campaign = Campaign.load(workspace)
+    config, ws = campaign.config, campaign.workspace
     log = get_run_logger()
     if adapters.has_adapter(ws):
         # an invalid adapter stops here with every problem listed: nothing else runs on it

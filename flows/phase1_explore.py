@@ -7,7 +7,7 @@ from prefect import flow, get_run_logger
 
 from alphalab import supervisor_checks
 from alphalab.adapters import load_adapter
-from alphalab.campaign import load_campaign
+from alphalab.campaign import Campaign
 from alphalab.roles.explorer import ExplorerResult
 from alphalab.workspace import Workspace
 from tasks.setup_roles import campaign_key, explore_data
@@ -15,7 +15,7 @@ from tasks.setup_roles import campaign_key, explore_data
 
 @flow(name="phase1-explore")
 def phase1_explore(workspace: str, refresh_cache: bool = False) -> ExplorerResult:
-    _, ws = load_campaign(workspace)
+    ws = Campaign.load(workspace).workspace
     load_adapter(ws.adapter)  # Phase 0's output must be valid before anything runs on it
     role = explore_data.with_options(refresh_cache=True) if refresh_cache else explore_data
     result = role(workspace, campaign_key(ws))

@@ -8,7 +8,7 @@ from prefect import flow, get_run_logger
 
 from alphalab import harness_seal, supervisor_checks
 from alphalab.adapters import load_adapter
-from alphalab.campaign import load_campaign
+from alphalab.campaign import Campaign
 from alphalab.errors import PhaseFailed
 from alphalab.roles.builder import BuilderInput
 from alphalab.roles.critic import CriticInput, Review
@@ -18,7 +18,8 @@ from tasks.setup_roles import build_harness, campaign_key, review_harness, test_
 
 @flow(name="phase2-evaluation")
 def phase2_evaluation(workspace: str, refresh_cache: bool = False) -> TestReport:
-    config, ws = load_campaign(workspace)
+    campaign = Campaign.load(workspace)
+    config, ws = campaign.config, campaign.workspace
     log = get_run_logger()
     load_adapter(ws.adapter)
     supervisor_checks.require(1, ws)  # the Builder works from Phase 1's learnings

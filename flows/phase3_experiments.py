@@ -16,13 +16,13 @@ from prefect.input.actions import delete_flow_run_input, filter_flow_run_input
 from prefect.runtime import flow_run
 
 from alphalab import harness_seal, progress
-from alphalab.campaign import load_campaign
+from alphalab.campaign import Campaign
 from alphalab.config import CampaignConfig
 from alphalab.cost import UsageLedger
-from alphalab.dispatcher import Dispatcher, InboxItem, Phase3Summary
 from alphalab.execution import ExperimentRunner, LocalRunner
 from alphalab.operator import FLOW_RUN_META, OPERATOR_KEY_PREFIX
-from alphalab.phase3 import Phase3Env
+from alphalab.phase3.contracts import InboxItem, Phase3Summary
+from alphalab.phase3.dispatcher import Dispatcher
 from alphalab.progress import ProgressEvent
 from tasks.artifacts import Phase3Artifacts
 from tasks.experiment_roles import prefect_roles
@@ -59,29 +59,29 @@ def operator_inbox(flow_run_id: UUID):
     return read
 
 
-def _reporting(env: Phase3Env, ledger: UsageLedger, log: Callable[[str], None]) -> Callable[[str], None]:
+def _reporting(campaign: Campaign, ledger: UsageLedger, log: Callable[[str], None]) -> Callable[[str], None]:
     """Every Dispatcher event goes to the run log (the UI) and, under `alphalab run`, to the terminal."""
     def report(message: str) -> None:
         log(message)
         progress.emit(ProgressEvent(phase="phase3", role="dispatcher", cost_usd=ledger.total_usd,
-                                    detail=f"[{env.progress_summary()}] {message}"))
+                                    detail=f"[{campaign.progress_line()}] {message}"))
     return report
 
 
 @flow(name="phase3-experiments", log_prints=True)
 def phase3_experiments(workspace: str) -> Phase3Summary:
-    config, ws = load_campaign(workspace)
-    env = Phase3Env(config, ws)
+    campaign = Campaign.load(workspace)
+    config, ws = campaign.config, campaign.workspace
     log = get_run_logger()
     run_id = UUID(flow_run.get_id())
-    env.board.set_meta(FLOW_RUN_META, str(run_id))
+    campaign.board.set_meta(FLOW_RUN_META, str(run_id))
     ledger = UsageLedger(ws.usage_log, pricing=config.pricing)
-    artifacts = Phase3Artifacts(env)
-    report = _reporting(env, ledger, log.info)
+    artifacts = Phase3Artifacts(campaign)
+    report = _reporting(campaign, ledger, log.info)
     if harness_seal.ensure(ws):
         report("harness/ sealed: every run checks it against these hashes")
     dispatcher = Dispatcher(
-        env, make_runner(config, str(ws.root)), prefect_roles(str(ws.root)), inbox=operator_inbox(run_id),
+        campaign, make_runner(config, str(ws.root)), prefect_roles(str(ws.root)), inbox=operator_inbox(run_id),
         usd_spent=lambda: ledger.total_usd, on_change=artifacts.publish, log=report,
     )
     summary = dispatcher.run()

@@ -9,15 +9,13 @@ import os
 from prefect import flow, get_run_logger
 from prefect.runtime import flow_run
 
-from alphalab.campaign import load_campaign
+from alphalab.campaign import Campaign
 from alphalab.execution import RunOutcome, execute
-from alphalab.phase3 import Phase3Env
 
 
 @flow(name="run-experiment")
 def run_experiment(workspace: str, exp_id: str, attempt: int, mode: str = "full") -> RunOutcome:
-    config, ws = load_campaign(workspace)
-    env = Phase3Env(config, ws)
+    env = Campaign.load(workspace)
     exp = env.board.get(exp_id)
     if exp.attempts != attempt:
         raise RuntimeError(f"{exp_id}: asked to run attempt {attempt}, the board is at attempt {exp.attempts}")

@@ -10,15 +10,16 @@ import time
 
 from prefect.artifacts import create_markdown_artifact, create_progress_artifact, create_table_artifact
 
-from alphalab.board import COLUMNS, Board
-from alphalab.phase3 import Phase3Env
+from alphalab.board import Board
+from alphalab.board_rows import COLUMNS
+from alphalab.campaign import Campaign
 from alphalab.roles.reporter import OVERVIEW
 
 MAX_CHARS = 900_000  # artifacts stay under ~1 MB
 CARDS_PER_COLUMN = 40
 
 
-def leaderboard_rows(env: Phase3Env) -> list[dict]:
+def leaderboard_rows(env: Campaign) -> list[dict]:
     metric = env.metric
     return [
         {"rank": e.rank, "id": e.id, metric.name: e.value,
@@ -47,7 +48,7 @@ def kanban_markdown(board: Board, metric: str) -> str:
 
 
 class Phase3Artifacts:
-    def __init__(self, env: Phase3Env, min_interval_s: float = 2.0):
+    def __init__(self, env: Campaign, min_interval_s: float = 2.0):
         self.env = env
         self.prefix = env.config.name
         self.min_interval_s = min_interval_s

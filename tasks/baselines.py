@@ -14,10 +14,10 @@ from alphalab import progress
 from alphalab.baselines import greedy, single_shot
 from alphalab.baselines.greedy import GreedyDecision, GreedyStep
 from alphalab.baselines.trial import TrialOutcome, prepare
-from alphalab.campaign import load_campaign
+from alphalab.campaign import Campaign
 from alphalab.compare import WorkspaceSummary, summarize
 from alphalab.cost import UsageLedger
-from alphalab.roles.worker import WorkerOutcome
+from alphalab.phase3.contracts import WorkerOutcome
 from tasks.common import ROLE_TASK_OPTIONS, role_context
 
 BASELINE_TASK_OPTIONS = {**ROLE_TASK_OPTIONS, "cache_policy": NO_CACHE, "persist_result": False}
@@ -51,8 +51,8 @@ def greedy_evaluate(workspace: str, exp_id: str) -> GreedyDecision:
 
 @task(name="usd-spent", **RUN_TASK_OPTIONS)
 def usd_spent(workspace: str) -> float:
-    config, ws = load_campaign(workspace)
-    return UsageLedger(ws.usage_log, pricing=config.pricing).total_usd
+    campaign = Campaign.load(workspace)
+    return UsageLedger(campaign.workspace.usage_log, pricing=campaign.config.pricing).total_usd
 
 
 @task(name="single-shot-start", **RUN_TASK_OPTIONS)

@@ -7,7 +7,6 @@ from prefect.cache_policies import INPUTS, TASK_SOURCE
 from prefect.client.schemas.objects import TaskRun
 from prefect.states import State
 
-from alphalab.campaign import load_campaign
 from alphalab.cost import UsageLedger
 from alphalab.models.base import TransientProviderError
 from alphalab.roles.base import RoleContext
@@ -37,6 +36,6 @@ ROLE_TASK_OPTIONS = dict(
 
 def role_context(workspace: str, phase: str) -> RoleContext:
     """A role's context inside a task run: the campaign as on disk, logging to the run logger, charging its ledger."""
-    config, ws = load_campaign(workspace)
-    return RoleContext(config=config, workspace=ws, log=get_run_logger().info, phase=phase,
-                       ledger=UsageLedger(ws.usage_log, pricing=config.pricing))
+    ctx = RoleContext.load(workspace, log=get_run_logger().info, phase=phase)
+    ctx.ledger = UsageLedger(ctx.workspace.usage_log, pricing=ctx.config.pricing)
+    return ctx

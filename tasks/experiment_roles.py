@@ -11,12 +11,10 @@ from __future__ import annotations
 from prefect import task
 from prefect.cache_policies import NO_CACHE
 
-from alphalab.dispatcher import Phase3Roles
+from alphalab.phase3.contracts import (
+    MilestoneOutcome, Phase3Roles, StrategistInput, StrategistOutput, SupervisorInput, SupervisorOutcome, WorkerOutcome,
+)
 from alphalab.roles import reporter, strategist, supervisor, worker
-from alphalab.roles.reporter import MilestoneOutcome
-from alphalab.phase3 import StrategistInput, StrategistOutput
-from alphalab.roles.supervisor import SupervisorInput, SupervisorOutcome
-from alphalab.roles.worker import WorkerOutcome
 from tasks.common import ROLE_TASK_OPTIONS, role_context
 
 PHASE = "phase3"

@@ -132,7 +132,7 @@ def test_a_phase3_agent_cannot_change_the_sealed_evaluation_or_read_harness_data
     import json
 
     from alphalab import harness_seal
-    from alphalab.campaign import open_campaign
+    from alphalab.campaign import Campaign
     from alphalab.roles.base import RoleContext
     from alphalab.roles.builder import install_trusted_harness
     from alphalab.roles.llm import tool_context
@@ -144,7 +144,8 @@ def test_a_phase3_agent_cannot_change_the_sealed_evaluation_or_read_harness_data
     root.mkdir()
     (root / "c.yaml").write_text(yaml.safe_dump({"name": "agent", "domain": "time_series", "data_path": str(series),
                                                  "objective": "o", "workspace": str(root / "ws")}))
-    cfg, ws = open_campaign(root / "c.yaml")
+    campaign = Campaign.open(root / "c.yaml")
+    cfg, ws = campaign.config, campaign.workspace
     shutil.copytree(Path(__file__).resolve().parents[1] / "adapters" / "time_series", ws.adapter, dirs_exist_ok=True)
     install_trusted_harness(ws, "forecasting")
     (ws.private / "targets.txt").write_text("the held-out targets")

@@ -252,3 +252,57 @@ def test_a_missing_sandbox_stops_the_run_before_any_model_call(tmp_path, monkeyp
     with pytest.raises(SandboxUnavailable, match="apt-get install -y bubblewrap"):
         agent.run("sys", "task")
     assert model.calls == []
+
+
+_SHELL_CALLS = [("shell_exec", {"command": "true"})] * 6
+
+
+@pytest.mark.parametrize("reason, limits, make_model, steps", [
+    ("max_steps", AgentLimits(max_steps=3), lambda: ScriptedModel.from_calls(_SHELL_CALLS), 3),
+    # 120 tokens a call: 240 after two calls is under 250, 360 after three is not
+    ("max_tokens", AgentLimits(max_tokens=250), lambda: ScriptedModel.from_calls(_SHELL_CALLS), 3),
+    ("max_usd", AgentLimits(max_usd=3.0, max_tokens=10**9), lambda: ScriptedModel.from_calls(
+        _SHELL_CALLS, name="openai:gpt-4.1", usage=Usage(input_tokens=1_000_000)), 2),
+    ("no_tool_call", AgentLimits(), lambda: ScriptedModel([ModelResponse(text="hmm")] * 6), 4),
+])
+def test_each_limit_ends_the_loop_with_its_reason_everywhere(tmp_path, reason, limits, make_model, steps):
+    model = make_model()
+    result, lines, _ = _run(tmp_path, model, limits)
+    assert not result.finished and result.reason == reason and result.steps == steps
+    assert model.remaining == len(_SHELL_CALLS) - steps  # no model call once the limit is reached
+    end = _lines(tmp_path / "traj/t.jsonl")[-1]
+    assert end["kind"] == "end" and end["step"] == steps and end["result"]["reason"] == reason
+    assert lines[-1] == f"[agent] stopped: {reason} after {steps} steps"
+
+
+class _BrokenModel(ScriptedModel):
+    """Plays its script, then fails the way a bug in a provider adapter would (not a ProviderError)."""
+
+    def complete(self, messages, tools):
+        if not self.responses:
+            raise RuntimeError("adapter bug")
+        return super().complete(messages, tools)
+
+
+def test_an_unexpected_exception_propagates_after_the_end_line_is_written(tmp_path):
+    model = _BrokenModel.from_calls([("shell_exec", {"command": "echo one"})])
+    with pytest.raises(RuntimeError, match="adapter bug"):
+        _run(tmp_path, model)
+    lines = _lines(tmp_path / "traj/t.jsonl")
+    assert [r["kind"] for r in lines] == ["step", "end"]
+    assert lines[-1]["result"]["reason"] == "error: RuntimeError: adapter bug" and lines[-1]["step"] == 2
+    assert lines[-1]["total_usage"]["input_tokens"] == 100
+
+
+def test_a_sandbox_failure_inside_a_tool_stops_the_run_with_its_step_and_end_recorded(tmp_path):
+    @tool
+    def needs_sandbox(ctx: ToolContext) -> str:
+        """Fails as a shell call does when the sandbox cannot run."""
+        raise SandboxUnavailable("install bubblewrap")
+
+    model = ScriptedModel.from_calls([("needs_sandbox", {}), ("report_to_user", {"message": "never"})])
+    with pytest.raises(SandboxUnavailable):
+        _run(tmp_path, model, tools=[needs_sandbox, report_to_user])
+    lines = _lines(tmp_path / "traj/t.jsonl")
+    assert [r["kind"] for r in lines] == ["step", "end"] and model.remaining == 1
+    assert lines[-1]["result"]["reason"] == "error: SandboxUnavailable: install bubblewrap"

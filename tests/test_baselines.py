@@ -20,14 +20,14 @@ from alphalab.baselines import single_shot
 from alphalab.baselines.greedy import config_key, iterations_done, mutate
 from alphalab.baselines.trial import prepare
 from alphalab.board import Board
-from alphalab.campaign import load_campaign, open_campaign
-from alphalab.cli import main as cli_main
+from alphalab.campaign import Campaign
 from alphalab.compare import format_duration, summarize
 from alphalab.errors import AlphalabError, PhaseFailed
 from alphalab.manifest import SearchSpace
 from alphalab.roles.base import RoleContext
 from alphalab.roles.builder import install_trusted_harness
 from alphalab.workspace import Workspace
+from cli.main import main as cli_main
 from harnesses.forecasting.layout import generate_dataset
 from tests.fixtures.pipeline_helpers import ScriptBook
 
@@ -64,7 +64,7 @@ def make_workspace(root: Path, data: Path, name: str, model: str | None) -> Path
               "agent_limits": {"max_steps": 6, "shell_timeout_s": 60}}
     path = root / f"{name}.yaml"
     path.write_text(yaml.safe_dump(config))
-    _, ws = open_campaign(path)
+    ws = Campaign.open(path).workspace
     adapters.copy_builtin("time_series", ws)
     manifest = yaml.safe_load((ws.adapter / "manifest.yaml").read_text())
     manifest["search_space"] = SPACE
@@ -249,7 +249,7 @@ def test_mutate_changes_one_parameter_and_stops_when_every_neighbour_was_tried()
 def test_prepare_refuses_a_workspace_without_harness_and_settles_an_interrupted_run(tmp_path):
     data = generate_dataset(tmp_path / "data", n_series=2, length=24 * 7 * 2, windows=1)
     ws = make_workspace(tmp_path, data, "resumed", None)
-    ctx = RoleContext(*load_campaign(ws))
+    ctx = RoleContext.load(ws)
     board = Board(ws / "board.sqlite")
     states = {}
     for name, path in (("crashed", ("running",)), ("lost", ("running", "failed")), ("unread", ("running", "finished"))):
@@ -278,7 +278,7 @@ def test_fork_copies_phases_0_to_2_and_nothing_of_phase_3(tmp_path):
     assert (ws.learnings.read_text(), ws.board_db.exists(), ws.usage_log.exists()) == ("weekly cycle\n", False, False)
     assert (ws.adapter / "manifest.yaml").read_text() == (source / "adapter" / "manifest.yaml").read_text()
     assert sorted(p.name for p in ws.harness.glob("*.py")) == sorted(p.name for p in (source / "harness").glob("*.py"))
-    config, _ = load_campaign(ws.root)
+    config = Campaign.load(ws.root).config
     assert config.workspace == ws.root and config.name == "campaign"
     with pytest.raises(AlphalabError, match="not empty"):
         fork_workspace(source, tmp_path / "fork")
@@ -291,7 +291,7 @@ def test_single_shot_policy_retries_with_the_fallback(tmp_path):
     template = ("{% if params.context_length == 48 %}raise RuntimeError('context too short'){% endif %}\n"
                 "from harnesses.forecasting.baselines import SeasonalNaive as Strategy\n")
     (ws / "adapter" / "template" / "strategy.py.j2").write_text(template)
-    ctx = RoleContext(*load_campaign(ws))
+    ctx = RoleContext.load(ws)
     exp_id = single_shot.start(ctx)
     assert not single_shot.implement(ctx, exp_id).ok
     assert single_shot.retry(ctx, exp_id).ok

@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 
 from alphalab import progress
-from alphalab.cli import main
 from alphalab.workspace import Workspace
+from cli.main import main
 from fixtures.pipeline_helpers import ScriptBook, use_fixture_library, write_config
 
 uses_prefect = pytest.mark.usefixtures("prefect_harness")
@@ -57,17 +57,15 @@ def terminal(monkeypatch):
 
 
 @uses_prefect
-def test_alphalab_run_drives_phases_0_to_2_and_says_phase_3_is_missing(tmp_path, monkeypatch, terminal):
+def test_alphalab_run_drives_phases_0_to_2(tmp_path, monkeypatch, terminal):
     use_fixture_library(monkeypatch)
-    monkeypatch.setattr("flows.campaign.PHASE3_MODULE", "flows.not_installed_phase3")
     config = write_config(tmp_path)
-    assert main(["run", str(config)]) == 0
+    assert main(["run", str(config), "--stop-after", "2"]) == 0
     out = terminal.getvalue()
     assert "roles on the baseline policy (no LLM): customizer, generator, explorer" in out
     for line in ("phase 0 | customizer | $0.0000 | start (baseline policy)\n", "phase 1 | explorer | $0.0000 | done\n",
                  "phase 2 | tester | $0.0000 | done\n"):
         assert line in out
-    assert "Phase 3 (experiments) is not available in this installation: the campaign ends after Phase 2" in out
     assert "campaign 'tiny-test': phases [0, 1, 2] done" in out
     ws = Workspace(tmp_path / "ws")
     assert (ws.reviews / "tests.json").is_file() and ws.learnings.is_file()

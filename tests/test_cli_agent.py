@@ -12,7 +12,7 @@ import pytest
 import yaml
 from PIL import Image
 
-from alphalab.cli import main
+from cli.main import main
 from tests.fakes.llm_server import anthropic_reply, llm_server, openai_reply  # noqa: F401
 
 ALPHALAB = Path(sys.executable).parent / "alphalab"

@@ -9,12 +9,12 @@ import pytest
 import yaml
 
 from alphalab.board import Board
-from alphalab.cli import main as cli_main
 from alphalab.compare import compare, format_duration, summarize
 from alphalab.config import Price
 from alphalab.cost import UsageLedger
 from alphalab.models.base import Usage
 from alphalab.workspace import Workspace
+from cli.main import main as cli_main
 
 T0 = 1_700_000_000.0
 

@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from alphalab.campaign import load_campaign, open_campaign
+from alphalab.campaign import Campaign
 from alphalab.config import load_config
 from alphalab.errors import ConfigError
 
@@ -59,21 +59,23 @@ def test_bad_config_names_file_and_field(tmp_path, patch, field):
 def test_missing_data_path_creates_no_workspace(tmp_path):
     path = write_config(tmp_path, GOOD.replace("data_path: data", "data_path: nowhere"))
     with pytest.raises(ConfigError, match="data_path"):
-        open_campaign(path)
+        Campaign.open(path)
     assert not (tmp_path / "ws").exists()
 
 
 def test_workspace_is_idempotent_git_repo_with_versions(tmp_path):
     path = write_config(tmp_path, GOOD)
-    cfg, ws = open_campaign(path)
+    campaign = Campaign.open(path)
+    cfg, ws = campaign.config, campaign.workspace
     meta = json.loads(ws.meta.read_text())
     assert meta["config_hash"] == cfg.config_hash()
     assert meta["versions"]["prefect"] == "3.8.8"
     assert (ws.root / ".git").is_dir()
     log1 = ws.git("log", "--oneline").stdout
-    cfg2, ws2 = open_campaign(path)  # second open changes nothing in history
+    campaign = Campaign.open(path)  # second open changes nothing in history
+    cfg2, ws2 = campaign.config, campaign.workspace
     assert ws2.git("log", "--oneline").stdout == log1
-    reloaded, _ = load_campaign(ws.root)
+    reloaded = Campaign.load(ws.root).config
     assert reloaded.model_dump() == cfg2.model_dump()
 
 
@@ -82,7 +84,7 @@ def test_workspace_is_idempotent_git_repo_with_versions(tmp_path):
     [("colour: blue", "colour"), ("seed: seven", "seed"), ("data_path: nowhere", "data_path")],
 )
 def test_alphalab_run_with_a_bad_config_exits_nonzero_naming_the_field(tmp_path, capsys, patch, field):
-    from alphalab.cli import main
+    from cli.main import main
 
     body = GOOD.replace("data_path: data", "") + patch + "\n"
     path = write_config(tmp_path, body)

@@ -8,14 +8,15 @@ import time
 
 import pytest
 
-from alphalab.dispatcher import Dispatcher, InboxItem, Phase3Roles
+from alphalab.phase3.contracts import InboxItem, Phase3Roles
+from alphalab.phase3.dispatcher import Dispatcher
 from alphalab.execution import RunOutcome
-from alphalab.phase3 import Phase3Env
+from alphalab.campaign import Campaign
 from alphalab.results import RunResult
-from alphalab.roles.reporter import MilestoneOutcome
-from alphalab.phase3 import StrategistOutput
-from alphalab.roles.supervisor import SupervisorOutcome
-from alphalab.roles.worker import WorkerOutcome
+from alphalab.phase3.contracts import MilestoneOutcome
+from alphalab.phase3.contracts import StrategistOutput
+from alphalab.phase3.contracts import SupervisorOutcome
+from alphalab.phase3.contracts import WorkerOutcome
 from fixtures.phase3.helpers import make_workspace
 
 
@@ -65,7 +66,7 @@ class FakeRunner:
 class FakeRoles:
     """Records every call; the Strategist proposes the given losses in order (as seeds: loss = seed/100)."""
 
-    def __init__(self, env: Phase3Env, losses=(), per_turn=2, fix_ok=True):
+    def __init__(self, env: Campaign, losses=(), per_turn=2, fix_ok=True):
         self.env = env
         self.losses = list(losses)
         self.per_turn = per_turn
@@ -118,7 +119,7 @@ class FakeRoles:
 def env(tmp_path):
     def make(**overrides):
         config, ws = make_workspace(tmp_path, **overrides)
-        return Phase3Env(config, ws)
+        return Campaign(config, ws)
     return make
 
 

@@ -8,8 +8,9 @@ import sys
 import pytest
 
 from alphalab import harness_seal
-from alphalab.execution import RunRequest, execute
-from alphalab.manifest import harness_module
+from alphalab.execution import RunRequest, execute, harness_command
+from alphalab.harness_inputs import HarnessInputs
+from alphalab.manifest import PLACEHOLDERS, harness_module
 from alphalab.results import RunResult
 from alphalab.workspace import Workspace
 
@@ -106,6 +107,22 @@ def test_a_manifest_command_must_start_the_trusted_harness_with_safe_imports(com
         harness_module("smoke_command", command)
     assert harness_module("x", "{python} -P -m harness.evaluate --experiment {exp_dir} --mode {mode}") == \
         "harness.evaluate"
+
+
+def test_harness_command_fills_every_placeholder_shell_quoted(tmp_path):
+    template = "{python} -P -m harness.evaluate " + " ".join(f"--{p} {{{p}}}" for p in sorted(PLACEHOLDERS))
+    assert harness_module("full_command", template) == "harness.evaluate"
+    ws = Workspace(tmp_path / "w s")
+    inputs = HarnessInputs(data=tmp_path / "my data", sandbox={"mode": "bwrap"}, options={"k": "a b'c", "n": 2},
+                           campaign_seed=5, smoke_time_limit_s=30, full_time_limit_s=900)
+    argv = shlex.split(harness_command(template, inputs, ws, ws.experiment("e1"), "smoke", 4))
+    assert dict(zip(argv[4::2], argv[5::2])) == {
+        "--python": sys.executable, "--workspace": str(ws.root), "--harness": str(ws.harness),
+        "--exp_dir": str(ws.experiment("e1")), "--mode": "smoke", "--seed": "4", "--data": str(tmp_path / "my data"),
+        "--sandbox": "bwrap", "--network": "off", "--time_limit": "30.0", "--options": '{"k":"a b\'c","n":2}',
+        "--campaign_seed": "5",
+    }
+    assert "--time_limit 900.0" in harness_command(template, inputs, ws, ws.experiment("e1"), "full", 4)
 
 
 def test_a_manifest_may_only_run_its_own_built_in_harness():

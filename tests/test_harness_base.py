@@ -1,23 +1,33 @@
-"""The shared harness base: result recording, experiment process isolation, the common CLI, noise floor, templates."""
+"""The shared harness base: result recording, experiment process isolation, the common CLI and what the campaign
+passes it, the noise floor, templates."""
 
 from __future__ import annotations
 
+import ast
+import shlex
 import shutil
 import sys
 import tempfile
 from pathlib import Path
 
 import pytest
+import yaml
 
-from alphalab.config import SandboxConfig
+from alphalab.config import CampaignConfig
 from alphalab.errors import AlphalabError
+from alphalab.execution import harness_command
+from alphalab.harness_inputs import HarnessInputs
+from alphalab.manifest import Manifest
+from alphalab.noise_floor import NoiseFloor
 from alphalab.results import RunResult, read_result
+from alphalab.sandbox import SandboxConfig
 from alphalab.workspace import Workspace
-from harnesses.base import (
-    EvaluationFailure, NoiseFloor, clear_result, fail, harness_main, parse_harness_args, record,
-    run_experiment_process,
-)
 from alphalab.experiment_template import TemplateExperiment, render_template_dir
+from harnesses.base import (
+    EvaluationFailure, clear_result, fail, harness_main, parse_harness_args, record, run_experiment_process,
+)
+
+REPO = Path(__file__).resolve().parents[1]
 
 needs_bwrap = pytest.mark.skipif(shutil.which("bwrap") is None, reason="bubblewrap is not installed")
 
@@ -117,27 +127,81 @@ def test_bwrap_experiment_sees_inputs_but_not_private_or_hidden(outside_tmp):
     assert (exp / "out.txt").read_text() == "ok" and not (inputs / "w.txt").exists()
 
 
-def test_cli_reads_data_and_sandbox_from_the_campaign_copy(tmp_path):
-    ws = Workspace(tmp_path / "ws")
-    ws.root.mkdir()
-    data = tmp_path / "data"
-    data.mkdir()
-    ws.config_copy.write_text(f"name: c\ndomain: time_series\ndata_path: {data}\nobjective: o\n"
-                              "sandbox: {mode: bwrap}\n")
-    exp = ws.experiment("e1")
-    exp.mkdir(parents=True)
-    args = parse_harness_args(["--experiment", str(exp), "--workspace", str(ws.root), "--mode", "smoke"], "d")
-    assert (args.data, args.mode, args.seed, args.sandbox.mode) == (data.resolve(), "smoke", 0, "bwrap")
-    args = parse_harness_args(["--experiment", str(exp), "--workspace", str(ws.root), "--sandbox", "none",
-                               "--data", str(tmp_path), "--seed", "7"], "d")
-    assert (args.data, args.sandbox.mode, args.seed) == (tmp_path.resolve(), "none", 7)
+def test_cli_takes_everything_the_campaign_decides_as_arguments(tmp_path):
+    ws, exp = _exp(tmp_path)
+    # a campaign config in the workspace is never read: only the arguments count
+    ws.config_copy.write_text("sandbox: {mode: bwrap}\ndomain_options: {epochs: 99}\n")
+    args = parse_harness_args(["--experiment", str(exp), "--workspace", str(ws.root), "--data", str(tmp_path),
+                               "--mode", "smoke"], "d")
+    # left out, each means what a campaign with defaults would mean
+    assert (args.data, args.mode, args.seed, args.sandbox, args.time_limit_s, args.options, args.campaign_seed) == (
+        tmp_path.resolve(), "smoke", 0, SandboxConfig(), None, {}, 0)
+    args = parse_harness_args(["--experiment", str(exp), "--workspace", str(ws.root), "--data", str(tmp_path),
+                               "--seed", "7", "--sandbox", "none", "--network", "on", "--time-limit", "12.5",
+                               "--options", '{"epochs": 3, "model": "x"}', "--campaign-seed", "5"], "d")
+    assert (args.seed, args.sandbox, args.time_limit_s, args.options, args.campaign_seed) == (
+        7, SandboxConfig(mode="none", allow_network=True), 12.5, {"epochs": 3, "model": "x"}, 5)
 
 
-def test_cli_without_a_dataset_is_a_usage_error(tmp_path):
-    exp = tmp_path / "e1"
-    exp.mkdir()
-    with pytest.raises(AlphalabError, match="no dataset"):
-        parse_harness_args(["--experiment", str(exp), "--workspace", str(tmp_path / "ws")], "d")
+def test_cli_without_a_dataset_is_a_usage_error_naming_data(tmp_path, capsys):
+    ws, exp = _exp(tmp_path)
+    with pytest.raises(AlphalabError, match="--data is required"):
+        parse_harness_args(["--experiment", str(exp), "--workspace", str(ws.root)], "d")
+    assert harness_main(lambda args: _ok(), ["--experiment", str(exp), "--workspace", str(ws.root)],
+                        name="t", description="d") == 2
+    assert "--data is required" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("options", ["[1, 2]", '{"a": [1]}', "not json"])
+def test_cli_refuses_options_that_are_not_a_flat_json_object(tmp_path, options):
+    ws, exp = _exp(tmp_path)
+    with pytest.raises(AlphalabError, match="--options"):
+        parse_harness_args(["--experiment", str(exp), "--workspace", str(ws.root), "--data", str(tmp_path),
+                            "--options", options], "d")
+
+
+@pytest.mark.parametrize("adapter", ["time_series", "llm_speedrun", "cuda_kernel"])
+def test_a_built_in_manifest_command_hands_the_harness_the_campaigns_values(tmp_path, adapter):
+    manifest = Manifest.model_validate(yaml.safe_load((REPO / "adapters" / adapter / "manifest.yaml").read_text()))
+    config = CampaignConfig(name="c", domain=adapter, data_path=tmp_path, objective="o", seed=11,
+                            sandbox={"mode": "none", "allow_network": True}, execution={"experiment_timeout_s": 77},
+                            domain_options={"threads_per_experiment": 2, "note": "a b'c"})
+    ws, exp = _exp(tmp_path)
+    inputs = HarnessInputs.of(config, manifest)
+    for mode, limit in (("full", 77.0), ("smoke", manifest.experiment.smoke_time_limit_s)):
+        template = getattr(manifest.experiment, f"{mode}_command")
+        argv = shlex.split(harness_command(template, inputs, ws, exp, mode, 3))
+        assert argv[:4] == [sys.executable, "-P", "-m", f"harnesses.{manifest.harness}.evaluate"]
+        harness_argv = argv[4:]
+        if "--data" not in harness_argv:  # the kernels harness names its problem set itself
+            harness_argv += ["--data", str(tmp_path)]
+        args = parse_harness_args(harness_argv, "d")
+        assert (args.experiment, args.mode, args.seed, args.sandbox) == (exp, mode, 3, config.sandbox)
+        # what each harness reads reaches it; what it does not read is not passed
+        used = {"time_series": {"--data", "--time-limit", "--options"}, "llm_speedrun": {"--data", "--options",
+                "--campaign-seed"}, "cuda_kernel": set()}[adapter]
+        assert {"--data", "--time-limit", "--options", "--campaign-seed"} & set(argv) == used
+        assert args.data == tmp_path.resolve()
+        assert args.time_limit_s == (limit if "--time-limit" in used else None)
+        assert args.options == (config.domain_options if "--options" in used else {})
+        assert args.campaign_seed == (11 if "--campaign-seed" in used else 0)
+
+
+def test_no_harness_module_imports_the_campaign_config():
+    """Harnesses take their inputs as arguments (DESIGN.md §2): none imports the campaign config or its loader."""
+    banned = {"alphalab.config", "alphalab.campaign"}
+    offenders = []
+    for path in sorted((REPO / "harnesses").rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text(), str(path))):
+            if isinstance(node, ast.Import):
+                names = [a.name for a in node.names]
+            elif isinstance(node, ast.ImportFrom):  # `from alphalab import config` too
+                names = [node.module or ""] + [f"{node.module}.{a.name}" for a in node.names]
+            else:
+                continue
+            offenders += [f"{path.relative_to(REPO)}: {n}" for n in names
+                          if any(n == b or n.startswith(b + ".") for b in banned)]
+    assert offenders == []
 
 
 def test_harness_main_records_failures_and_harness_bugs(tmp_path):

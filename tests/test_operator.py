@@ -4,15 +4,15 @@ from __future__ import annotations
 
 import pytest
 
-from alphalab.cli import main
-from alphalab.phase3 import Phase3Env
+from alphalab.campaign import Campaign
+from cli.main import main
 from fixtures.phase3.helpers import make_workspace
 
 
 @pytest.fixture
 def ws(tmp_path):
     config, ws = make_workspace(tmp_path, budgets={"experiments": 5})
-    board = Phase3Env(config, ws).board
+    board = Campaign(config, ws).board
     best = board.add("best", {"params": {"x": 0.3}})
     for s in ("implemented", "checked", "queued", "running"):
         board.transition(best.id, s)

@@ -7,7 +7,7 @@ import shutil
 import pytest
 import yaml
 
-from alphalab.campaign import open_campaign
+from alphalab.campaign import Campaign
 from alphalab.errors import AdapterError, PhaseFailed
 from alphalab.workspace import ADAPTER_FILES
 from fixtures.pipeline_helpers import TINY_ADAPTER, TINY_DATA, ScriptBook, use_fixture_library, write_config
@@ -17,7 +17,7 @@ pytestmark = pytest.mark.usefixtures("prefect_harness")
 
 def _open(tmp_path, monkeypatch, **kw):
     use_fixture_library(monkeypatch)
-    _, ws = open_campaign(write_config(tmp_path, **kw))
+    ws = Campaign.open(write_config(tmp_path, **kw)).workspace
     return ws
 
 

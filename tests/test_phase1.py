@@ -6,7 +6,7 @@ import shutil
 
 import pytest
 
-from alphalab.campaign import open_campaign
+from alphalab.campaign import Campaign
 from alphalab.errors import PhaseFailed
 from alphalab.supervisor_checks import plan_items
 from fixtures.pipeline_helpers import TINY_ADAPTER, ScriptBook, use_fixture_library, write_config
@@ -19,7 +19,7 @@ STATS = "import sys\nv = [float(x) for x in open(sys.argv[1]).read().split()]\np
 
 def _workspace(tmp_path, monkeypatch, **kw):
     use_fixture_library(monkeypatch)
-    _, ws = open_campaign(write_config(tmp_path, **kw))
+    ws = Campaign.open(write_config(tmp_path, **kw)).workspace
     shutil.copytree(TINY_ADAPTER, ws.adapter, dirs_exist_ok=True)
     return ws
 

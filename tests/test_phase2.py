@@ -7,7 +7,7 @@ import shutil
 
 import pytest
 
-from alphalab.campaign import open_campaign
+from alphalab.campaign import Campaign
 from alphalab.errors import PhaseFailed
 from fixtures.pipeline_helpers import TINY_ADAPTER, ScriptBook, use_fixture_library, write_config
 
@@ -21,7 +21,7 @@ FINDING = {"file": "harness/metrics.py", "line": 2, "issue": "MAE divides by n-1
 
 def phase1_done(tmp_path, monkeypatch, **kw):
     use_fixture_library(monkeypatch)
-    _, ws = open_campaign(write_config(tmp_path, **kw))
+    ws = Campaign.open(write_config(tmp_path, **kw)).workspace
     shutil.copytree(TINY_ADAPTER, ws.adapter, dirs_exist_ok=True)
     ws.plan.write_text("- [x] look at the data\n")
     ws.learnings.write_text("- 8 values, mean 4.5\n")
@@ -129,9 +129,9 @@ def test_baseline_critic_points_at_a_broken_file(tmp_path, monkeypatch):
     ws = phase1_done(tmp_path, monkeypatch)
     (ws.harness).mkdir(exist_ok=True)
     (ws.harness / "split.py").write_text("def split(x):\n    return x[:\n")
-    from alphalab.campaign import load_campaign
+    from alphalab.campaign import Campaign
 
-    config, _ = load_campaign(ws.root)
+    config = Campaign.load(ws.root).config
     out = review(RoleContext(config=config, workspace=ws, phase="phase2"), CriticInput(round=1))
     assert out.verdict == "NEEDS FIXES"
     assert [(f.file, f.line) for f in out.findings] == [("harness/split.py", 2)]

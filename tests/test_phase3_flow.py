@@ -8,8 +8,8 @@ import time
 
 import pytest
 
-from alphalab.dispatcher import InboxItem
-from alphalab.phase3 import Phase3Env
+from alphalab.phase3.contracts import InboxItem
+from alphalab.campaign import Campaign
 from fixtures.phase3.helpers import make_workspace
 
 pytestmark = pytest.mark.usefixtures("prefect_harness")
@@ -19,12 +19,12 @@ def test_phase3_flow_artifacts_and_operator_note(tmp_path, monkeypatch):
     from prefect.client.orchestration import get_client
     from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterKey
 
-    from alphalab.commands.operator import deliver
+    from cli.operator import deliver
     from flows.phase3_experiments import phase3_experiments
 
     monkeypatch.setenv("ALPHALAB_FIXTURE_SLEEP", "1.0")
     config, ws = make_workspace(tmp_path, budgets={"experiments": 4}, phase3={"reporter_every": 3})
-    board = Phase3Env(config, ws).board
+    board = Campaign(config, ws).board
     out = {}
     thread = threading.Thread(target=lambda: out.setdefault("summary", phase3_experiments(str(ws.root))))
     thread.start()

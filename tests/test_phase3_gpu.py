@@ -8,13 +8,15 @@ import re
 
 import pytest
 
-from alphalab.dispatcher import Dispatcher, Phase3Roles
+from alphalab.phase3.contracts import Phase3Roles
+from alphalab.phase3.dispatcher import Dispatcher
 from alphalab.execution import LocalRunner
-from alphalab.phase3 import Phase3Env, StrategistOutput
+from alphalab.campaign import Campaign
+from alphalab.phase3.contracts import StrategistOutput
 from alphalab.roles import worker
 from alphalab.roles.base import RoleContext
-from alphalab.roles.reporter import MilestoneOutcome
-from alphalab.roles.supervisor import SupervisorOutcome
+from alphalab.phase3.contracts import MilestoneOutcome
+from alphalab.phase3.contracts import SupervisorOutcome
 from fixtures.phase3.helpers import make_workspace
 
 pytestmark = pytest.mark.gpu
@@ -32,7 +34,7 @@ def test_local_backend_pins_each_run_to_its_gpu(tmp_path, monkeypatch):
     monkeypatch.setenv("ALPHALAB_FIXTURE_REQUIRE_GPU", "1")
     config, ws = make_workspace(tmp_path, budgets={"experiments": 2 * count},
                                 execution={"backend": "local", "gpu_slots": slots})
-    env = Phase3Env(config, ws)
+    env = Campaign(config, ws)
     ctx = RoleContext(config, ws, log=print, phase="phase3")
 
     def propose(inp):

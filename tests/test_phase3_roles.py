@@ -13,20 +13,21 @@ import pytest
 
 from alphalab.execution import JOB_MARKER, recording_pid
 from alphalab.experiment_files import SMOKE_PID
-from alphalab.phase3 import Phase3Env, StrategistInput
+from alphalab.campaign import Campaign
+from alphalab.phase3.contracts import StrategistInput
 from alphalab.playbook import Playbook, compact, split_sections
 from alphalab.roles import reporter, strategist, supervisor, worker
 from alphalab.roles.base import RoleContext
-from alphalab.roles.supervisor import Failure, SupervisorInput
+from alphalab.phase3.contracts import Failure, SupervisorInput
 from alphalab.tools.base import ToolContext, ToolError
-from alphalab.tools.board_tools import StrategistTurn, cancel_experiment, propose_experiment, update_playbook
+from alphalab.tools.board_tools import StrategistTurn, strategist_tools
 from fixtures.phase3.helpers import make_workspace
 
 
 @pytest.fixture
 def env(tmp_path):
     config, ws = make_workspace(tmp_path)
-    return Phase3Env(config, ws)
+    return Campaign(config, ws)
 
 
 def _ctx(env):
@@ -51,7 +52,7 @@ def test_baseline_strategist_starts_from_reference_and_warm_starts_deterministic
         _finish(env, r.id, loss)
     # the same board gives the same next proposals: a resumed campaign continues the same study
     config2, ws2 = make_workspace(tmp_path / "copy")
-    env2 = Phase3Env(config2, ws2)
+    env2 = Campaign(config2, ws2)
     for r in rows:
         e = env2.board.add(r.name, r.spec)
         _finish(env2, e.id, env.board.get(r.id).metrics["loss"])
@@ -90,9 +91,9 @@ def test_playbook_compaction_keeps_recent_sections_and_archives_old_ones(tmp_pat
 
 def test_board_tools_enforce_the_turn_and_the_search_space(env):
     turn = StrategistTurn(proposals_wanted=1)
-    ctx = ToolContext(workspace=env.workspace.root, extras=dict(
-        board=env.board, playbook=Playbook(env.workspace.playbook, 6000), turn=turn, manifest=env.manifest,
-        seed_for=env.seed_for))
+    ctx = ToolContext(workspace=env.workspace.root)
+    _, propose_experiment, cancel_experiment, update_playbook = strategist_tools(
+        env.board, Playbook(env.workspace.playbook, 6000), turn, env.manifest, env.seed_for)
     with pytest.raises(ToolError, match="unknown params"):
         propose_experiment(ctx, json.dumps({"name": "n", "hypothesis": "h", "spec": {"params": {"lr": 1}}}))
     assert "proposed e001" in propose_experiment(ctx, json.dumps(
@@ -177,6 +178,6 @@ def test_the_phase3_core_runs_without_prefect():
     import subprocess
     import sys
 
-    code = ("import sys; import alphalab.dispatcher, alphalab.execution, alphalab.operator, alphalab.roles.strategist;"
+    code = ("import sys; import alphalab.phase3.dispatcher, alphalab.execution, alphalab.operator, alphalab.roles.strategist;"
             " assert 'prefect' not in sys.modules, sorted(m for m in sys.modules if m.startswith('prefect'))")
     subprocess.run([sys.executable, "-c", code], check=True)

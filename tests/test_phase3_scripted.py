@@ -11,10 +11,12 @@ from collections import defaultdict
 
 import pytest
 
-from alphalab.dispatcher import Dispatcher, InboxItem, local_roles
+from alphalab.phase3.contracts import InboxItem
+from alphalab.phase3.dispatcher import Dispatcher
+from alphalab.roles.phase3 import local_roles
 from alphalab.execution import LocalRunner
 from alphalab.models.scripted import ScriptedModel
-from alphalab.phase3 import Phase3Env
+from alphalab.campaign import Campaign
 from alphalab.roles.base import RoleContext
 from fixtures.phase3.helpers import ADAPTER, make_workspace
 
@@ -51,7 +53,7 @@ def _turns() -> list[list[tuple[str, dict]]]:
 class Router:
     """Stands in for the model registry: each role invocation gets a scripted model chosen by what it is asked."""
 
-    def __init__(self, env: Phase3Env):
+    def __init__(self, env: Campaign):
         self.env = env
         self.turns = _turns()
         self.used: dict[str, list[ScriptedModel]] = defaultdict(list)
@@ -104,7 +106,7 @@ def campaign(tmp_path, monkeypatch):
         phase3={"patience": 8, "reporter_every": 6, "supervisor_window": 6, "supervisor_threshold": 0.3,
                 "proposals_per_turn": 4, "strategist_every": 5},
     )
-    env = Phase3Env(config, ws)
+    env = Campaign(config, ws)
     router = Router(env)
     monkeypatch.setattr("alphalab.roles.llm.get_model", router)
     return env, router

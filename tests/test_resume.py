@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from alphalab.phase3 import Phase3Env
+from alphalab.campaign import Campaign
 from fixtures.phase3.helpers import make_workspace
 from fixtures.phase3.server import REPO, prefect_server
 
@@ -34,7 +34,7 @@ def _start(srv, ws) -> subprocess.Popen:
 
 def test_sigkill_mid_phase3_then_resume(server, tmp_path):
     config, ws = make_workspace(tmp_path, budgets={"experiments": 8})
-    board = Phase3Env(config, ws).board
+    board = Campaign(config, ws).board
     proc = _start(server, ws)
     deadline = time.monotonic() + 150
     while time.monotonic() < deadline:

@@ -16,6 +16,9 @@ import torch
 import yaml
 
 from alphalab.adapters import COMMON_VARIABLES, ROLE_VARIABLES, TEMPLATE_FILES, load_adapter
+from alphalab.config import CampaignConfig
+from alphalab.execution import harness_command
+from alphalab.harness_inputs import HarnessInputs
 from alphalab.manifest import Manifest
 from alphalab.results import read_result
 from alphalab.workspace import ADAPTER_FILES, Workspace
@@ -116,16 +119,14 @@ def test_the_baseline_template_trains_and_is_scored_through_the_manifest_command
         (corpus / f"{i}.txt").write_text(f"def f{i}(x):\n    return x * {i} + 1\n" * 30)
     ws, exp = tmp_path / "ws", tmp_path / "ws" / "experiments" / "e1"
     ws.mkdir()
-    (ws / "campaign.yaml").write_text(yaml.safe_dump({
-        "name": "t", "domain": "llm_speedrun", "data_path": str(corpus), "objective": "o",
-        "domain_options": {"smoke_budget_s": 12, "val_bytes": 4000, "smoke_val_bytes": 2000},
-    }))
+    config = CampaignConfig(name="t", domain="llm_speedrun", data_path=corpus, objective="o",
+                            domain_options={"smoke_budget_s": 12, "val_bytes": 4000, "smoke_val_bytes": 2000})
     tiny = dict(n_layer=2, d_model=64, n_head=4, lr=0.003, batch_size=8, seq_len=64)
     written = render_template_dir(ADAPTER / manifest().experiment.template_dir, exp, tiny,
                                 TemplateExperiment(id="e1", name="tiny", seed=1))
     assert sorted(p.name for p in written) == sorted(manifest().experiment.required_files)
-    command = manifest().experiment.smoke_command.format(
-        python=sys.executable, exp_dir=exp, workspace=ws, mode="smoke", seed=1, data=corpus, harness=ws / "harness")
+    command = harness_command(manifest().experiment.smoke_command, HarnessInputs.of(config, manifest()), Workspace(ws),
+                              exp, "smoke", 1)
     proc = subprocess.run(shlex.split(command), cwd=exp, capture_output=True, text=True, timeout=120,
                           # CPU on one thread: on a busy 2-core machine more threads spin against each other,
                           # and on a GPU machine compilation alone would outlast this short budget

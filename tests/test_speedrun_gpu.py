@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import shlex
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 import torch
 import yaml
 
+from alphalab.config import CampaignConfig
+from alphalab.execution import harness_command
+from alphalab.harness_inputs import HarnessInputs
 from alphalab.manifest import Manifest
 from alphalab.results import read_result
 from alphalab.workspace import Workspace
@@ -38,17 +41,15 @@ def test_the_template_trains_compiled_on_gpu_and_reports_mfu(tmp_path):
         (corpus / f"{i}.txt").write_text(f"def f{i}(x):\n    return x * {i} + {i % 7}\n" * 200)
     ws, exp = tmp_path / "ws", tmp_path / "ws" / "experiments" / "g1"
     ws.mkdir()
-    (ws / "campaign.yaml").write_text(yaml.safe_dump({
-        "name": "gpu", "domain": "llm_speedrun", "data_path": str(corpus), "objective": "o",
-        "domain_options": {"smoke_budget_s": 60, "smoke_val_bytes": 65536},
-    }))
+    config = CampaignConfig(name="gpu", domain="llm_speedrun", data_path=corpus, objective="o",
+                            domain_options={"smoke_budget_s": 60, "smoke_val_bytes": 65536})
     manifest = Manifest.model_validate(yaml.safe_load((ADAPTER / "manifest.yaml").read_text()))
     params = dict(n_layer=2, d_model=256, n_head=2, lr=0.003, batch_size=32, seq_len=256)
     render_template_dir(ADAPTER / manifest.experiment.template_dir, exp, params,
                       TemplateExperiment(id="g1", name="gpu", seed=0))
-    command = manifest.experiment.smoke_command.format(
-        python=sys.executable, exp_dir=exp, workspace=ws, mode="smoke", seed=0, data=corpus, harness=ws / "harness")
-    subprocess.run(command.split(), cwd=exp, check=False)
+    command = harness_command(manifest.experiment.smoke_command, HarnessInputs.of(config, manifest), Workspace(ws), exp,
+                              "smoke", 0)
+    subprocess.run(shlex.split(command), cwd=exp, check=False)
     result = read_result(Workspace(ws), exp, "smoke")
     assert result is not None and result.status == "ok", result
     assert result.details["gpu"].startswith("NVIDIA")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+import shlex
 import shutil
 import textwrap
 from pathlib import Path
@@ -12,6 +13,10 @@ import pytest
 import torch
 import yaml
 
+from alphalab.config import load_config
+from alphalab.execution import harness_command
+from alphalab.harness_inputs import HarnessInputs
+from alphalab.manifest import Manifest
 from alphalab.results import RunResult, read_result
 from alphalab.workspace import Workspace
 from harnesses.speedrun import toys
@@ -155,8 +160,15 @@ def _experiment(ws: Workspace, train_py: str, prepared: dict[str, Path] | None =
     return exp
 
 
+MANIFEST = Manifest.model_validate(yaml.safe_load(
+    (Path(__file__).resolve().parents[1] / "adapters" / "llm_speedrun" / "manifest.yaml").read_text()))
+
+
 def _evaluate(ws: Workspace, exp: Path, *extra: str) -> RunResult:
-    evaluate_main(["--experiment", str(exp), "--workspace", str(ws.root), "--mode", "smoke", *extra])
+    # the campaign's values (data, domain_options, seed) reach the harness as the manifest's command passes them
+    inputs = HarnessInputs.of(load_config(ws.config_copy), MANIFEST)
+    argv = shlex.split(harness_command(MANIFEST.experiment.smoke_command, inputs, ws, exp, "smoke", 0))
+    evaluate_main(argv[4:] + list(extra))
     result = read_result(ws, exp, "smoke")
     assert result is not None and result.harness == "speedrun" and result.eval_mode == "smoke"
     return result

@@ -13,7 +13,9 @@ from types import SimpleNamespace
 import pytest
 from PIL import Image
 
+from alphalab.board import Board
 from alphalab.config import WebSearchConfig
+from alphalab.playbook import Playbook
 from alphalab.tools import (
     Finished,
     ToolContext,
@@ -23,10 +25,13 @@ from alphalab.tools import (
     read_file,
     report_to_user,
     shell_exec,
+    tool,
     view_image,
     web_search,
     write_file,
 )
+from alphalab.tools.adapter_tools import patch_adapter_file, read_adapter, read_reference_adapter, write_adapter_file
+from alphalab.tools.board_tools import StrategistTurn, strategist_tools
 
 
 @pytest.fixture
@@ -49,6 +54,94 @@ def test_general_tools_have_schemas_from_their_signatures():
     assert specs["shell_exec"].parameters["additionalProperties"] is False
     assert report_to_user.terminal and not any(t.terminal for t in general_tools())
 
+
+def test_parameter_descriptions_come_from_the_args_block():
+    spec = write_file.spec
+    assert spec.description == "Write (or append to) a text file in the workspace, creating parent folders."
+    assert "end of the file" in spec.parameters["properties"]["append"]["description"]
+    shell = shell_exec.spec
+    assert "Args:" not in shell.description and "timeout_s" not in shell.description
+    # a continuation line joins the text of its parameter
+    assert shell.parameters["properties"]["timeout_s"]["description"].endswith("never extend, the default timeout.")
+
+
+def test_the_description_keeps_what_follows_the_args_block():
+    @tool
+    def probe(ctx: ToolContext, path: str, depth: int = 1) -> str:
+        """Probe a path.
+
+        Args:
+            path: where to look,
+                relative to the workspace.
+
+            depth: how deep to go.
+
+        Returns what it found.
+        """
+        return path
+
+    props = probe.spec.parameters["properties"]
+    assert probe.description == "Probe a path.\n\nReturns what it found."
+    assert props["path"]["description"] == "where to look, relative to the workspace."
+    assert props["depth"]["description"] == "how deep to go." and props["depth"]["default"] == 1
+
+
+def test_a_misspelled_args_name_fails_when_the_tool_is_defined():
+    with pytest.raises(ValueError, match="'pth', which is not a parameter"):
+        @tool
+        def probe(ctx: ToolContext, path: str) -> str:
+            """Probe a path.
+
+            Args:
+                pth: where to look.
+            """
+            return path
+
+    with pytest.raises(ValueError, match="cannot read the Args line"):
+        @tool
+        def probe2(ctx: ToolContext, path: str) -> str:
+            """Probe a path.
+
+            Args:
+                path - where to look.
+            """
+            return path
+
+
+def _strategist_tools(root: Path, turn: StrategistTurn) -> tuple[Board, dict]:
+    board = Board(root / "board.sqlite")
+    tools = strategist_tools(board, Playbook(root / "playbook.md", 6000), turn, None, lambda seq: 1000 + seq)
+    return board, {t.name: t for t in tools}
+
+
+def test_every_tool_documents_every_parameter(tmp_path):
+    _, board_tools = _strategist_tools(tmp_path, StrategistTurn(proposals_wanted=1))
+    tools = [*general_tools(), report_to_user, read_adapter, patch_adapter_file, write_adapter_file,
+             read_reference_adapter, *board_tools.values()]
+    for t in tools:
+        assert "Args:" not in t.description, t.name
+        props = t.spec.parameters.get("properties", {})
+        assert all(p.get("description") for p in props.values()), t.name
+
+
+def test_strategist_tools_act_on_the_board_and_turn_they_were_built_for(tmp_path, ctx):
+    turn_a, turn_b = StrategistTurn(proposals_wanted=1), StrategistTurn(proposals_wanted=1)
+    board_a, a = _strategist_tools(tmp_path / "a", turn_a)
+    board_b, b = _strategist_tools(tmp_path / "b", turn_b)
+    assert call(a["propose_experiment"], ctx, name="wider", hypothesis="h", spec={"width": 2}).text == \
+        "proposed e001-wider"
+    assert [e.id for e in board_a.select()] == ["e001-wider"] and board_a.get("e001-wider").seed == 1001
+    assert board_b.select() == [] and turn_a.proposed == ["e001-wider"] and turn_b.proposed == []
+    assert "e001-wider" in call(a["read_board"], ctx).text
+    assert call(b["read_board"], ctx).text == "the board is empty"
+    with pytest.raises(ToolError, match="at most 1"):
+        call(a["propose_experiment"], ctx, name="again", hypothesis="h", spec={})
+    call(b["update_playbook"], ctx, content="- deeper is better", heading="Lessons")
+    assert turn_b.playbook_updated and not turn_a.playbook_updated
+    assert "deeper is better" in (tmp_path / "b" / "playbook.md").read_text()
+    assert not (tmp_path / "a" / "playbook.md").exists()
+    call(a["cancel_experiment"], ctx, exp_id="e001-wider", reason="changed my mind")
+    assert turn_a.cancelled == ["e001-wider"] and board_a.get("e001-wider").state == "cancelled"
 
 def test_write_then_read_and_grep_inside_the_workspace(ctx):
     call(write_file, ctx, path="src/a.py", content="import os\nx = 1\ny = 2\n")

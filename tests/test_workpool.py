@@ -43,9 +43,9 @@ def test_phase3_runs_through_a_work_pool(server, tmp_path):
                 artifact_filter=ArtifactFilter(key=ArtifactFilterKey(any_=[f"{config.name}-leaderboard"])))
         APILogWorker.drain_all(timeout=5)  # before the server stops, not at interpreter exit
 
-    from alphalab.phase3 import Phase3Env
+    from alphalab.campaign import Campaign
 
-    board = Phase3Env(config, ws).board
+    board = Campaign(config, ws).board
     experiments = board.select(kind="experiment")
     assert summary.analyzed == 2 and len(experiments) == 2
     assert all(e.state in ("analyzed", "done") and "loss" in e.metrics for e in experiments)
@@ -75,8 +75,10 @@ def test_runs_in_flight_when_the_campaign_died_are_adopted_not_run_twice(server,
     from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterName
     from prefect.settings import PREFECT_API_URL, temporary_settings
 
-    from alphalab.dispatcher import Dispatcher, local_roles
-    from alphalab.phase3 import Phase3Env
+    from alphalab.phase3.dispatcher import Dispatcher
+
+    from alphalab.roles.phase3 import local_roles
+    from alphalab.campaign import Campaign
     from alphalab.roles.base import RoleContext
     from tasks.work_pool import WorkPoolRunner
 
@@ -85,7 +87,7 @@ def test_runs_in_flight_when_the_campaign_died_are_adopted_not_run_twice(server,
     config, ws = make_workspace(tmp_path, budgets={"experiments": 2}, phase3={"verify_new_best": False},
                                 execution={"backend": "work-pool", "gpu_slots": slots, "work_pool": POOL,
                                            "deployment": deployment})
-    env = Phase3Env(config, ws)
+    env = Campaign(config, ws)
     board = env.board
     roles = local_roles(RoleContext(config, ws, log=lambda line: None, phase="phase3"))
     ids, lines = [], []

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import yaml
 
-from alphalab.campaign import load_campaign
+from alphalab.campaign import Campaign
 from alphalab.errors import AlphalabError
 from alphalab.workspace import Workspace
 
@@ -23,7 +23,8 @@ def phase_outputs(ws: Workspace) -> tuple[Path, ...]:
 
 
 def fork_workspace(source: Path | str, dest: Path | str) -> Workspace:
-    config, src = load_campaign(source)
+    campaign = Campaign.load(source)
+    config, src = campaign.config, campaign.workspace
     target = Workspace(Path(dest))
     if target.root.exists() and any(target.root.iterdir()):
         raise AlphalabError(f"{target.root} exists and is not empty: fork into a new folder")

@@ -22,13 +22,13 @@ from typing import Any, Literal
 from pydantic import BaseModel
 
 from alphalab.baselines.trial import ROLE, TrialOutcome, queue_without_smoke, run_full
-from alphalab.board import Experiment, LeaderboardEntry
+from alphalab.board_rows import Experiment
 from alphalab.errors import PhaseFailed
 from alphalab.experiment_files import RUN_OUTPUTS
+from alphalab.campaign import Campaign
 from alphalab.manifest import SearchParam, SearchSpace
-from alphalab.phase3 import Phase3Env
+from alphalab.ranking import LeaderboardEntry, beats
 from alphalab.roles.base import RoleContext
-from alphalab.roles import worker
 from alphalab.roles.worker import TEMPLATE, ExperimentView, best_line, render_experiment
 
 METHOD = "greedy loop"
@@ -90,13 +90,13 @@ def config_key(params: dict[str, Any]) -> tuple:
     return tuple(sorted(params.items()))
 
 
-def iteration_rng(env: Phase3Env, n: int) -> random.Random:
+def iteration_rng(env: Campaign, n: int) -> random.Random:
     return random.Random(env.config.seed * 1_000_003 + n)
 
 
 # ---- one iteration --------------------------------------------------------------------------------------------------
 
-def _row(env: Phase3Env, n: int, name: str, spec: dict[str, Any], parent: str | None) -> Experiment:
+def _row(env: Campaign, n: int, name: str, spec: dict[str, Any], parent: str | None) -> Experiment:
     """The iteration's board row; a row a failed attempt of this step left behind is taken over, not duplicated."""
     pending = env.board.select("to_implement", kind="experiment")
     if pending:
@@ -109,7 +109,7 @@ def _row(env: Phase3Env, n: int, name: str, spec: dict[str, Any], parent: str | 
     return env.board.get(exp.id)
 
 
-def _require_policy_inputs(env: Phase3Env) -> SearchSpace:
+def _require_policy_inputs(env: Campaign) -> SearchSpace:
     space = env.manifest.search_space
     if space is None or not env.manifest.experiment.template_dir:
         raise PhaseFailed(f"{METHOD}: the baseline policy needs the adapter's `search_space` and "
@@ -117,18 +117,18 @@ def _require_policy_inputs(env: Phase3Env) -> SearchSpace:
     return space
 
 
-def _tried(env: Phase3Env) -> list[Experiment]:
+def _tried(env: Campaign) -> list[Experiment]:
     return [e for e in env.board.select(kind="experiment") if e.state not in ("to_implement", "cancelled")]
 
 
-def _reference(env: Phase3Env, n: int, space: SearchSpace) -> GreedyStep:
+def _reference(env: Campaign, n: int, space: SearchSpace) -> GreedyStep:
     params = space.reference_params()
     exp = _row(env, n, "reference", {"params": params, "change": "the search space's reference"}, None)
     render_experiment(env, exp, params)
     return GreedyStep(exp_id=exp.id, parent=None, kind="reference", change="reference", ready=True)
 
 
-def _propose_baseline(env: Phase3Env, n: int, best: LeaderboardEntry | None) -> GreedyStep | None:
+def _propose_baseline(env: Campaign, n: int, best: LeaderboardEntry | None) -> GreedyStep | None:
     space = _require_policy_inputs(env)
     tried = _tried(env)
     if not tried:
@@ -145,7 +145,7 @@ def _propose_baseline(env: Phase3Env, n: int, best: LeaderboardEntry | None) -> 
     return GreedyStep(exp_id=exp.id, parent=best.id if best else None, kind="mutation", change=change, ready=True)
 
 
-def history(env: Phase3Env) -> str:
+def history(env: Campaign) -> str:
     metric = env.metric.name
     lines = []
     for e in env.board.select("done", "dead", kind="experiment")[-HISTORY_LINES:]:
@@ -155,7 +155,7 @@ def history(env: Phase3Env) -> str:
     return "\n".join(lines) or "(none yet)"
 
 
-def _agent_task(env: Phase3Env, exp: Experiment, best: LeaderboardEntry | None, n: int, budget: int) -> str:
+def _agent_task(env: Campaign, exp: Experiment, best: LeaderboardEntry | None, n: int, budget: int) -> str:
     metric = env.metric
     files = env.manifest.experiment.required_files
     goal = f"{metric.name} ({'lower' if metric.direction == 'min' else 'higher'} is better)"
@@ -172,30 +172,30 @@ def _agent_task(env: Phase3Env, exp: Experiment, best: LeaderboardEntry | None, 
             "change.")
 
 
-def _propose_llm(ctx: RoleContext, env: Phase3Env, n: int, budget: int, best: LeaderboardEntry | None) -> GreedyStep:
+def _propose_llm(ctx: RoleContext, n: int, budget: int, best: LeaderboardEntry | None) -> GreedyStep:
     from alphalab.roles.llm import report_text, run_llm_role
     from alphalab.tools import general_tools, report_to_user
 
-    space = env.manifest.search_space
-    if space and env.manifest.experiment.template_dir and not _tried(env):
-        return _reference(env, n, space)
-    exp = _row(env, n, f"greedy edit {n + 1}", {"change": "(agent working)"}, best.id if best else None)
+    space = ctx.manifest.search_space
+    if space and ctx.manifest.experiment.template_dir and not _tried(ctx):
+        return _reference(ctx, n, space)
+    exp = _row(ctx, n, f"greedy edit {n + 1}", {"change": "(agent working)"}, best.id if best else None)
     if best is not None:
-        shutil.copytree(env.exp_dir(best.id), env.exp_dir(exp.id), dirs_exist_ok=True,
+        shutil.copytree(ctx.exp_dir(best.id), ctx.exp_dir(exp.id), dirs_exist_ok=True,
                         ignore=shutil.ignore_patterns(*RUN_OUTPUTS))
     view = ExperimentView(**exp.model_dump(include=set(ExperimentView.model_fields)))
-    variables = dict(task="implement", experiment=view, exp_dir=str(env.exp_dir(exp.id)), error_log="",
-                     metrics=str(best.metrics) if best else "", best=best_line(env))
-    result = run_llm_role(ctx, ROLE, adapter=env.adapter, template=TEMPLATE, variables=variables,
-                          task=_agent_task(env, exp, best, n, budget),
+    variables = dict(task="implement", experiment=view, exp_dir=str(ctx.exp_dir(exp.id)), error_log="",
+                     metrics=str(best.metrics) if best else "", best=best_line(ctx))
+    result = run_llm_role(ctx, ROLE, adapter=ctx.adapter, template=TEMPLATE, variables=variables,
+                          task=_agent_task(ctx, exp, best, n, budget),
                           tools=[*general_tools(), report_to_user], label=f"{exp.id}")
     change = (report_text(result) or f"(no report: {result.reason})").strip().splitlines()[0][:300]
-    env.board.update(exp.id, spec={"change": change})
-    missing = [f for f in env.manifest.experiment.required_files if not (env.exp_dir(exp.id) / f).is_file()]
+    ctx.board.update(exp.id, spec={"change": change})
+    missing = [f for f in ctx.manifest.experiment.required_files if not (ctx.exp_dir(exp.id) / f).is_file()]
     if missing:
-        env.board.transition(exp.id, "failed", error_signature="missing-files",
+        ctx.board.transition(exp.id, "failed", error_signature="missing-files",
                              note=f"the agent left required files missing: {missing} ({result.reason})")
-        env.board.transition(exp.id, "dead", note=f"reverted: the agent left required files missing: {missing}")
+        ctx.board.transition(exp.id, "dead", note=f"reverted: the agent left required files missing: {missing}")
     return GreedyStep(exp_id=exp.id, parent=best.id if best else None, kind="edit" if best else "scratch",
                       change=change, ready=not missing)
 
@@ -203,12 +203,11 @@ def _propose_llm(ctx: RoleContext, env: Phase3Env, n: int, budget: int, best: Le
 def propose(ctx: RoleContext, n: int, budget: int) -> GreedyStep | None:
     """Iteration `n` (from 0): create the experiment that changes the current best, with its files written. None
     when the baseline policy finds no untried one-parameter change of the best: the loop has converged."""
-    env = Phase3Env(ctx.config, ctx.workspace)
-    best = env.board.best(env.metric)
+    best = ctx.board.best(ctx.metric)
     if ctx.uses_llm(ROLE):
-        step = _propose_llm(ctx, env, n, budget, best)
+        step = _propose_llm(ctx, n, budget, best)
     else:
-        step = _propose_baseline(env, n, best)
+        step = _propose_baseline(ctx, n, best)
     if step is None:
         ctx.log(f"greedy iteration {n + 1}: every one-parameter change of the best has been tried")
         return None
@@ -218,20 +217,19 @@ def propose(ctx: RoleContext, n: int, budget: int) -> GreedyStep | None:
 
 def evaluate(ctx: RoleContext, exp_id: str) -> GreedyDecision:
     """Run the change and keep it when it beats the best so far (it then tops the leaderboard); revert otherwise."""
-    env = Phase3Env(ctx.config, ctx.workspace)
-    before = env.board.best(env.metric)
-    queue_without_smoke(env.board, exp_id, NO_SMOKE)
-    outcome = run_full(env, exp_id)
+    before = ctx.board.best(ctx.metric)
+    queue_without_smoke(ctx.board, exp_id, NO_SMOKE)
+    outcome = run_full(ctx, exp_id)
     previous_value = before.value if before else None
-    kept = outcome.ok and outcome.value is not None and env.manifest.better(outcome.value, previous_value)
+    kept = outcome.ok and outcome.value is not None and beats(ctx.metric, outcome.value, previous_value)
     previous = f"{before.id} ({before.value:.6g})" if before else "no earlier result"
     if outcome.ok:
         verdict = f"kept: new best, beats {previous}" if kept else f"reverted: not better than {previous}"
-        env.board.update(exp_id, note=verdict)
+        ctx.board.update(exp_id, note=verdict)
     else:
         verdict = f"reverted: the run failed ({outcome.error_signature})"
-        env.board.transition(exp_id, "dead", note=verdict)
-    best = env.board.best(env.metric)
+        ctx.board.transition(exp_id, "dead", note=verdict)
+    best = ctx.board.best(ctx.metric)
     ctx.log(f"greedy {exp_id}: {verdict}")
     return GreedyDecision(exp_id=exp_id, kept=kept, outcome=outcome, best_id=best.id if best else None,
                           best_value=best.value if best else None)
@@ -239,5 +237,4 @@ def evaluate(ctx: RoleContext, exp_id: str) -> GreedyDecision:
 
 def iterations_done(ctx: RoleContext) -> int:
     """Experiments already through the loop (a resumed loop continues the count); cancelled ones do not count."""
-    env = Phase3Env(ctx.config, ctx.workspace)
-    return len(env.board.select("done", "dead", kind="experiment"))
+    return len(ctx.board.select("done", "dead", kind="experiment"))

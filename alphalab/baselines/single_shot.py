@@ -9,10 +9,9 @@ fallback overrides). A second failure ends the experiment dead.
 from __future__ import annotations
 
 from alphalab.baselines.trial import ROLE, TrialOutcome, run_full
-from alphalab.phase3 import Phase3Env
 from alphalab.roles import worker
 from alphalab.roles.base import RoleContext
-from alphalab.roles.worker import WorkerOutcome
+from alphalab.phase3.contracts import WorkerOutcome
 
 METHOD = "single shot"
 PHASE = "single-shot"
@@ -22,53 +21,49 @@ NAME = "single shot"
 def start(ctx: RoleContext) -> str | None:
     """The one experiment's row; None when the workspace already holds a finished single shot (the flow was rerun:
     an interrupted attempt was cancelled by `prepare` and starts afresh)."""
-    env = Phase3Env(ctx.config, ctx.workspace)
-    if env.board.select("done", "dead", kind="experiment"):
+    if ctx.board.select("done", "dead", kind="experiment"):
         return None
-    space = env.manifest.search_space
+    space = ctx.manifest.search_space
     # a model designs the experiment itself; the policy has only the template's reference to offer
     spec = {"params": space.reference_params()} if space and not ctx.uses_llm(ROLE) else {}
-    exp = env.board.add(name=NAME, spec=spec, hypothesis="one call writes the experiment; one retry on failure")
-    env.board.update(exp.id, seed=env.seed_for(exp.seq))
-    env.exp_dir(exp.id).mkdir(parents=True, exist_ok=True)
+    exp = ctx.board.add(name=NAME, spec=spec, hypothesis="one call writes the experiment; one retry on failure")
+    ctx.board.update(exp.id, seed=ctx.seed_for(exp.seq))
+    ctx.exp_dir(exp.id).mkdir(parents=True, exist_ok=True)
     return exp.id
 
 
 def implement(ctx: RoleContext, exp_id: str) -> WorkerOutcome:
     """The single call, then the smoke test: the experiment ends queued, or failed with the error for the retry."""
-    env = Phase3Env(ctx.config, ctx.workspace)
     out = worker.implement(ctx, exp_id)
     if out.ok:
-        env.board.transition(exp_id, "implemented")
-        env.board.transition(exp_id, "checked", note=out.detail[:300])
-        env.board.transition(exp_id, "queued")
+        ctx.board.transition(exp_id, "implemented")
+        ctx.board.transition(exp_id, "checked", note=out.detail[:300])
+        ctx.board.transition(exp_id, "queued")
     else:
-        env.board.transition(exp_id, "failed", error_signature=out.error_signature, note=out.detail[-500:])
+        ctx.board.transition(exp_id, "failed", error_signature=out.error_signature, note=out.detail[-500:])
     ctx.log(f"single shot {exp_id}: {out.detail[:200]}")
     return out
 
 
 def retry(ctx: RoleContext, exp_id: str) -> WorkerOutcome:
     """The one retry of a failed experiment: queued again when its smoke test passes, dead otherwise."""
-    env = Phase3Env(ctx.config, ctx.workspace)
     out = worker.fix(ctx, exp_id)
-    attempts = env.board.get(exp_id).attempts + 1
+    attempts = ctx.board.get(exp_id).attempts + 1
     if out.spec is not None:
-        env.board.update(exp_id, spec=out.spec)
+        ctx.board.update(exp_id, spec=out.spec)
     if out.ok:
-        env.board.transition(exp_id, "checked", attempts=attempts, note=f"retry: {out.detail[:300]}")
-        env.board.transition(exp_id, "queued")
+        ctx.board.transition(exp_id, "checked", attempts=attempts, note=f"retry: {out.detail[:300]}")
+        ctx.board.transition(exp_id, "queued")
     else:
-        env.board.transition(exp_id, "dead", attempts=attempts, note=f"retry failed: {out.detail[-300:]}")
+        ctx.board.transition(exp_id, "dead", attempts=attempts, note=f"retry failed: {out.detail[-300:]}")
     ctx.log(f"single shot {exp_id}: retry {'passed its smoke test' if out.ok else 'failed'}")
     return out
 
 
 def run(ctx: RoleContext, exp_id: str, last_chance: bool) -> TrialOutcome:
     """The full evaluation; with the retry spent (`last_chance`), a failure is final."""
-    env = Phase3Env(ctx.config, ctx.workspace)
-    outcome = run_full(env, exp_id)
+    outcome = run_full(ctx, exp_id)
     if not outcome.ok and last_chance:
-        env.board.transition(exp_id, "dead", note=f"run failed after the retry ({outcome.error_signature})")
+        ctx.board.transition(exp_id, "dead", note=f"run failed after the retry ({outcome.error_signature})")
     return outcome
 

@@ -9,12 +9,14 @@ from pydantic import BaseModel
 
 from alphalab import harness_seal
 from alphalab.adapters import load_adapter
-from alphalab.board import PENDING, Board
+from alphalab.board import Board
+from alphalab.board_rows import PENDING
 from alphalab.compare import METHOD_KEY
 from alphalab.errors import AdapterError, PhaseFailed
 from alphalab.experiment_files import DEBRIEF
 from alphalab.execution import RunOutcome, execute, kill_marked_group
-from alphalab.phase3 import Phase3Env
+from alphalab.phase3.outcomes import record_run
+from alphalab.campaign import Campaign
 from alphalab.roles import worker
 from alphalab.roles.base import RoleContext
 
@@ -35,7 +37,7 @@ def policy_label(ctx: RoleContext) -> str:
     return f"{settings.provider}:{settings.model}" if ctx.uses_llm(ROLE) else "baseline policy"
 
 
-def prepare(ctx: RoleContext, method: str) -> Phase3Env:
+def prepare(ctx: RoleContext, method: str) -> None:
     """Check Phases 0-2 left an adapter and a harness, label the board, and settle rows a crash left mid-way.
 
     A row interrupted before its result is cancelled (it does not count against the budget); a failed row that
@@ -51,19 +53,17 @@ def prepare(ctx: RoleContext, method: str) -> Phase3Env:
                           "--stop-after 2`, then `alphalab baseline ... --from` that workspace):\n"
                           + "\n".join(f"  - {p}" for p in problems))
     harness_seal.ensure(ws)
-    env = Phase3Env(ctx.config, ws)
     label = f"{method} ({policy_label(ctx)})"
-    env.board.set_meta(METHOD_KEY, label)
-    for exp in env.board.select(*PENDING, "running", kind="experiment"):
+    ctx.board.set_meta(METHOD_KEY, label)
+    for exp in ctx.board.select(*PENDING, "running", kind="experiment"):
         # a run that outlived the crashed flow would still hold its slot
-        request = env.run_request(exp, slot="")
+        request = ctx.run_request(exp, slot="")
         kill_marked_group(request.pid_file, request.marker)
-        env.board.cancel(exp.id, f"interrupted before its result; {method} resumed")
-    for exp in env.board.select("failed", kind="experiment"):
-        env.board.transition(exp.id, "dead", note=f"{exp.note}; {method} resumed".strip("; "))
-    for exp in env.board.select("finished", kind="experiment"):
-        debrief(env, exp.id)
-    return env
+        ctx.board.cancel(exp.id, f"interrupted before its result; {method} resumed")
+    for exp in ctx.board.select("failed", kind="experiment"):
+        ctx.board.transition(exp.id, "dead", note=f"{exp.note}; {method} resumed".strip("; "))
+    for exp in ctx.board.select("finished", kind="experiment"):
+        debrief(ctx, exp.id)
 
 
 def queue_without_smoke(board: Board, exp_id: str, reason: str) -> None:
@@ -74,7 +74,7 @@ def queue_without_smoke(board: Board, exp_id: str, reason: str) -> None:
     board.transition(exp_id, "queued")
 
 
-def debrief(env: Phase3Env, exp_id: str) -> None:
+def debrief(env: Campaign, exp_id: str) -> None:
     """A templated debrief (no model call), then analyzed -> done: the result enters the leaderboard."""
     exp = env.board.get(exp_id)
     (env.exp_dir(exp_id) / DEBRIEF).write_text(worker.debrief_markdown(env, exp))
@@ -82,7 +82,7 @@ def debrief(env: Phase3Env, exp_id: str) -> None:
     env.board.transition(exp_id, "done")
 
 
-def _run(env: Phase3Env, exp_id: str) -> RunOutcome:
+def _run(env: Campaign, exp_id: str) -> RunOutcome:
     # one run at a time, waited for: run it in this process (`execute` enforces the time limit and always returns)
     slot = env.config.execution.gpu_slots[0]
     job_id = f"local-{exp_id}-{env.board.get(exp_id).attempts}"
@@ -90,18 +90,13 @@ def _run(env: Phase3Env, exp_id: str) -> RunOutcome:
     return execute(env.run_request(exp, slot), job_id)
 
 
-def run_full(env: Phase3Env, exp_id: str) -> TrialOutcome:
+def run_full(env: Campaign, exp_id: str) -> TrialOutcome:
     """Run a queued experiment's full evaluation; it ends done (result on the leaderboard) or failed."""
     o = _run(env, exp_id)
-    exp = env.board.get(exp_id)
-    env.board.record_run(exp_id, exp.attempts, o.slot, o.ok, o.error_signature, o.started_at)
+    record_run(env, env.board.get(exp_id), o, log=lambda line: None)
     if not o.ok:
-        env.board.transition(exp_id, "failed", error_signature=o.error_signature, note=o.error[-500:],
-                             finished_at=o.finished_at)
         return TrialOutcome(exp_id=exp_id, ok=False, error_signature=o.error_signature, error=o.error)
     assert o.result is not None
-    env.board.transition(exp_id, "finished", metrics=o.result.metrics, eval_mode=o.result.eval_mode,
-                         finished_at=o.finished_at, error_signature=None)
     debrief(env, exp_id)
     return TrialOutcome(exp_id=exp_id, ok=True, value=o.result.metrics.get(env.metric.name),
                         metrics=o.result.metrics)

@@ -1,31 +1,31 @@
-"""What every role gets: the campaign, the workspace, a logger, the usage ledger, and one way to run an LLM turn.
+"""What every role gets: the campaign (config, workspace, adapter, board), a logger, the usage ledger, and the
+settings of its model.
 
-A role module exposes plain functions (LLM and baseline variants) taking a RoleContext and a typed input, returning a
-typed output. Tasks in `tasks/` wrap them; nothing here knows about Prefect.
+A role module exposes plain functions (LLM and baseline variants) taking a RoleContext and a typed input (the
+contracts of alphalab.phase3.contracts in Phase 3), returning a typed output. A task in `tasks/` builds the
+context once and passes it in; nothing here knows about Prefect.
 """
 
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Callable
 
-from alphalab.config import AgentLimits, CampaignConfig, ModelSettings
-from alphalab.workspace import Workspace
+from alphalab.campaign import Campaign
+from alphalab.config import AgentLimits, ModelSettings
+from alphalab.cost import UsageLedger
 
 _log = logging.getLogger("alphalab")
 
 
 @dataclass
-class RoleContext:
-    config: CampaignConfig
-    workspace: Workspace
+class RoleContext(Campaign):
     # the Prefect task's run logger is passed here by tasks/, so every agent step reaches the UI
     log: Callable[[str], None] = _log.info
     phase: str = ""
-    ledger: Any = None  # alphalab.cost.UsageLedger
-    extras: dict[str, Any] = field(default_factory=dict)
+    ledger: UsageLedger | None = None
 
     def model_settings(self, role: str) -> ModelSettings:
         return self.config.models.for_role(role)

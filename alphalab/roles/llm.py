@@ -17,13 +17,12 @@ from alphalab.tools.base import Tool, ToolContext
 _STEP = re.compile(r"\[[^\]]*\] step (\d+): ")
 
 
-def tool_context(ctx: RoleContext, **extras: Any) -> ToolContext:
+def tool_context(ctx: RoleContext) -> ToolContext:
     return ToolContext(
         workspace=ctx.workspace.root,
         sandbox=ctx.config.sandbox,
         shell_timeout_s=ctx.limits.shell_timeout_s,
         output_chars=ctx.limits.tool_output_chars,
-        extras=extras,
         web_search=ctx.config.web_search,
         hidden=[ctx.workspace.private],
         # once Phase 2 sealed the evaluation, no agent may change it (Phase 2 unseals before its Builder runs)
@@ -41,7 +40,6 @@ def run_llm_role(
     task: str,
     tools: list[Tool],
     label: str,
-    tool_extras: dict[str, Any] | None = None,
 ) -> AgentResult:
     """Run `role`'s agent once; `variables` are the role-specific template variables (common ones are added)."""
     system = adapter.render(template, common_variables(ctx.config, ctx.workspace, adapter) | variables)
@@ -54,7 +52,7 @@ def run_llm_role(
                                              cost_usd=cost, detail=line[step.end():] if step else line))
 
     agent = Agent(
-        get_model(ctx.model_settings(role)), tools, tool_context(ctx, **(tool_extras or {})), ctx.limits,
+        get_model(ctx.model_settings(role)), tools, tool_context(ctx), ctx.limits,
         ctx.trajectory_path(role, label), on_step=on_step, ledger=ctx.ledger, role=role, phase=ctx.phase,
     )
     return agent.run(system, task)

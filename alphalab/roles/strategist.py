@@ -18,14 +18,17 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
-from alphalab.board import Board, Experiment
+from alphalab.board import Board
+from alphalab.board_rows import Experiment
+from alphalab.campaign import Campaign
 from alphalab.errors import PhaseFailed
-from alphalab.manifest import Manifest, SearchParam
-from alphalab.phase3 import Phase3Env, StrategistInput, StrategistOutput
-from alphalab.playbook import Playbook
-from alphalab.roles.base import RoleContext
 from alphalab.experiment_files import DEBRIEF
-from alphalab.tools.board_tools import STRATEGIST_TOOLS, StrategistTurn
+from alphalab.manifest import Manifest, SearchParam
+from alphalab.phase3.contracts import StrategistInput, StrategistOutput
+from alphalab.playbook import Playbook
+from alphalab.ranking import ordered, ranks
+from alphalab.roles.base import RoleContext
+from alphalab.tools.board_tools import StrategistTurn, strategist_tools
 from alphalab.tools.files import read_file
 from alphalab.tools.report import report_to_user
 
@@ -96,7 +99,7 @@ def _one_line(e: Experiment, metric: str) -> str:
     return f"- {e.id} {e.state}: {metric} {_value(e, metric)}{flag} -- {e.name}"
 
 
-def _debriefs(env: Phase3Env, budget: int) -> tuple[str, list[str]]:
+def _debriefs(env: Campaign, budget: int) -> tuple[str, list[str]]:
     """The most recent debriefs, newest first, each cut so that all fit in `budget` characters; what does not fit,
     and older results, get one line each. Returns the text and the ids of the debriefs not seen before."""
     board, metric = env.board, env.metric.name
@@ -131,7 +134,7 @@ def board_summary(board: Board, usd_spent: float) -> str:
     return ", ".join(f"{k}: {v}" for k, v in counts.items()) + f"; LLM spend so far ${usd_spent:.2f}"
 
 
-def build_view(env: Phase3Env, inp: StrategistInput, playbook_chars: int = 0) -> StrategistView:
+def build_view(env: Campaign, inp: StrategistInput, playbook_chars: int = 0) -> StrategistView:
     notes = "\n".join(f"- {n.text}" for n in env.board.notes(limit=NOTES_SHOWN)) or "(none)"
     leaderboard = leaderboard_markdown(env.board, env.manifest)
     debriefs, seen = _debriefs(env, VIEW_BUDGET_CHARS - playbook_chars - len(leaderboard) - len(notes))
@@ -142,34 +145,33 @@ def build_view(env: Phase3Env, inp: StrategistInput, playbook_chars: int = 0) ->
     )
 
 
-def render_prompt(ctx: RoleContext, env: Phase3Env, view: StrategistView) -> str:
+def render_prompt(ctx: RoleContext, view: StrategistView) -> str:
     from alphalab.adapters import common_variables
 
-    return env.adapter.render(TEMPLATE, common_variables(ctx.config, ctx.workspace, env.adapter) | view.model_dump())
+    return ctx.adapter.render(TEMPLATE, common_variables(ctx.config, ctx.workspace, ctx.adapter) | view.model_dump())
 
 
 def run(ctx: RoleContext, inp: StrategistInput) -> StrategistOutput:
-    env = Phase3Env(ctx.config, ctx.workspace)
     playbook = Playbook(ctx.workspace.playbook, ctx.config.phase3.playbook_max_chars)
-    view = build_view(env, inp, playbook_chars=len(playbook.read()))
-    prompt_chars = len(render_prompt(ctx, env, view))
+    view = build_view(ctx, inp, playbook_chars=len(playbook.read()))
+    prompt_chars = len(render_prompt(ctx, view))
     turn = StrategistTurn(proposals_wanted=inp.proposals_wanted)
     report = ""
     if ctx.uses_llm("strategist"):
         from alphalab.roles.llm import report_text, run_llm_role
 
         result = run_llm_role(
-            ctx, "strategist", adapter=env.adapter, template=TEMPLATE, variables=view.model_dump(),
+            ctx, "strategist", adapter=ctx.adapter, template=TEMPLATE, variables=view.model_dump(),
             task=(f"Strategist turn {inp.turn}: propose up to {inp.proposals_wanted} experiment(s) with "
                   "propose_experiment, cancel queued ones the evidence argues against, record lessons with "
                   "update_playbook, then call report_to_user."),
-            tools=[*STRATEGIST_TOOLS, read_file, report_to_user], label=f"turn{inp.turn:03d}",
-            tool_extras=dict(board=env.board, playbook=playbook, turn=turn, manifest=env.manifest,
-                             seed_for=env.seed_for),
+            tools=[*strategist_tools(ctx.board, playbook, turn, ctx.manifest, ctx.seed_for), read_file,
+                   report_to_user],
+            label=f"turn{inp.turn:03d}",
         )
         report = report_text(result)
     else:
-        _baseline(ctx, env, inp, turn, playbook)
+        _baseline(ctx, inp, turn, playbook)
     ctx.log(f"strategist turn {inp.turn}: proposed {turn.proposed}, cancelled {turn.cancelled}")
     return StrategistOutput(proposed=turn.proposed, cancelled=turn.cancelled, playbook_updated=turn.playbook_updated,
                             seen_debriefs=view.seen, prompt_chars=prompt_chars, report=report)
@@ -197,7 +199,7 @@ def proposal_name(params: dict[str, Any]) -> str:
     return " ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in params.items())
 
 
-def _study(env: Phase3Env, rows: list[Experiment], space: list[SearchParam]) -> Any:
+def _study(env: Campaign, rows: list[Experiment], space: list[SearchParam]) -> Any:
     import optuna
 
     optuna.logging.set_verbosity(logging.WARNING)
@@ -211,7 +213,7 @@ def _study(env: Phase3Env, rows: list[Experiment], space: list[SearchParam]) -> 
         if len(params) != len(dists):
             continue
         try:
-            if e.state in ("analyzed", "done") and metric.name in e.metrics and e.eval_mode == "full":
+            if ranks(e, metric):
                 study.add_trial(optuna.trial.create_trial(params=params, distributions=dists,
                                                           value=e.metrics[metric.name]))
             elif e.state == "dead":
@@ -222,8 +224,7 @@ def _study(env: Phase3Env, rows: list[Experiment], space: list[SearchParam]) -> 
     return study, dists
 
 
-def _baseline(ctx: RoleContext, env: Phase3Env, inp: StrategistInput, turn: StrategistTurn,
-              playbook: Playbook) -> None:
+def _baseline(env: Campaign, inp: StrategistInput, turn: StrategistTurn, playbook: Playbook) -> None:
     space = env.manifest.search_space
     if space is None:
         raise PhaseFailed("the baseline Strategist needs a `search_space` in the adapter's manifest")
@@ -257,14 +258,14 @@ def _baseline(ctx: RoleContext, env: Phase3Env, inp: StrategistInput, turn: Stra
         turn.playbook_updated = True
 
 
-def playbook_lessons(env: Phase3Env, rows: list[Experiment]) -> str:
+def playbook_lessons(env: Campaign, rows: list[Experiment]) -> str:
     """What the board says so far: the best configuration, per-choice averages, frequent failures."""
     metric = env.metric
-    ok = [e for e in rows if e.state in ("analyzed", "done") and metric.name in e.metrics and e.eval_mode == "full"]
+    ok = ordered(rows, metric)
     if not ok:
         return ""
     sign = 1 if metric.direction == "min" else -1
-    best = min(ok, key=lambda e: sign * e.metrics[metric.name])
+    best = ok[0]
     lines = [f"- Best so far: {best.id} {metric.name}={best.metrics[metric.name]:.6g} with {best.params}"]
     space = env.manifest.search_space
     for p in space.params if space else []:

@@ -9,33 +9,13 @@ from __future__ import annotations
 from collections import Counter
 from datetime import datetime, timezone
 
-from pydantic import BaseModel, Field
-
 from alphalab import adapters
-from alphalab.phase3 import Phase3Env
+from alphalab.phase3.contracts import SupervisorInput, SupervisorOutcome
 from alphalab.roles.base import RoleContext
 
 TEMPLATE = "phase3_supervisor.md"
 KNOWLEDGE = "domain_knowledge.md"
 EXCERPT_LINES = 6
-
-
-class Failure(BaseModel):
-    exp_id: str
-    error_signature: str | None
-    log_tail: str = ""
-
-
-class SupervisorInput(BaseModel):
-    error_rate: float
-    window: int
-    failures: list[Failure] = Field(default_factory=list)
-
-
-class SupervisorOutcome(BaseModel):
-    patched: bool
-    signature: str | None = None
-    reason: str = ""
 
 
 def failure_logs(inp: SupervisorInput) -> str:
@@ -48,7 +28,6 @@ def _excerpt(text: str) -> str:
 
 
 def run(ctx: RoleContext, inp: SupervisorInput) -> SupervisorOutcome:
-    env = Phase3Env(ctx.config, ctx.workspace)
     head = f"error rate {inp.error_rate:.0%} over the last {inp.window} runs"
     if ctx.uses_llm("supervisor"):
         from alphalab.roles.llm import report_text, run_llm_role
@@ -57,7 +36,7 @@ def run(ctx: RoleContext, inp: SupervisorInput) -> SupervisorOutcome:
 
         before = ctx.workspace.git("rev-parse", "HEAD").stdout.strip()
         result = run_llm_role(
-            ctx, "supervisor", adapter=env.adapter, template=TEMPLATE,
+            ctx, "supervisor", adapter=ctx.adapter, template=TEMPLATE,
             variables=dict(error_rate=inp.error_rate, failure_logs=failure_logs(inp)),
             task=(f"The {head}. Diagnose the systemic cause from the failure logs and patch {KNOWLEDGE} with "
                   "patch_adapter_file (its `reason` becomes the commit message). Then call report_to_user."),

@@ -21,7 +21,11 @@ def _listing(root) -> str:
 
 @tool
 def read_adapter(ctx: ToolContext, file: str = "") -> str:
-    """Read one file of this campaign's adapter (e.g. "domain_knowledge.md"), or list its files when `file` is empty."""
+    """Read one file of this campaign's adapter, or list its files.
+
+    Args:
+        file: the adapter file to read, e.g. "domain_knowledge.md"; empty lists the adapter's files.
+    """
     ws = Workspace(ctx.workspace)
     if not file:
         return _listing(ws.adapter)
@@ -36,8 +40,14 @@ def read_adapter(ctx: ToolContext, file: str = "") -> str:
 
 @tool
 def patch_adapter_file(ctx: ToolContext, file: str, old_text: str, new_text: str, reason: str) -> str:
-    """Replace `old_text` (which must occur exactly once) by `new_text` in an adapter file; an empty `old_text`
-    appends `new_text` at the end. `reason` becomes the git commit message: say why, in one line."""
+    """Replace a text in an adapter file, or append to it; the change becomes a git commit.
+
+    Args:
+        file: the adapter file to patch, e.g. "domain_knowledge.md".
+        old_text: the text to replace, which must occur exactly once; empty appends `new_text` at the end.
+        new_text: the text that replaces `old_text`.
+        reason: the git commit message: say why, in one line.
+    """
     if not reason.strip():
         raise ToolError("give a `reason`: it is the commit message of this adapter change")
     try:
@@ -49,8 +59,14 @@ def patch_adapter_file(ctx: ToolContext, file: str, old_text: str, new_text: str
 
 @tool
 def write_adapter_file(ctx: ToolContext, file: str, content: str, reason: str = "") -> str:
-    """Write a whole adapter file (one of the 11, or a helper file such as an exploration script); committed with
-    `reason` as the message. The full adapter is validated when you report that you are done."""
+    """Write a whole adapter file (one of the 11, or a helper file such as an exploration script) and commit it.
+    The full adapter is validated when you report that you are done.
+
+    Args:
+        file: the adapter file to write.
+        content: the file's whole text.
+        reason: the git commit message: say why, in one line.
+    """
     try:
         adapters.write_file(Workspace(ctx.workspace), file, content, reason or f"phase 0: write {file}", check=False)
     except AdapterError as e:
@@ -60,7 +76,12 @@ def write_adapter_file(ctx: ToolContext, file: str, content: str, reason: str = 
 
 @tool
 def read_reference_adapter(ctx: ToolContext, adapter: str = "", file: str = "") -> str:
-    """Read a built-in adapter as a format reference: no `adapter` lists them; no `file` lists an adapter's files."""
+    """Read a built-in adapter as a format reference.
+
+    Args:
+        adapter: the built-in adapter's name; empty lists the built-in adapters.
+        file: the file of that adapter to read; empty lists its files.
+    """
     names = adapters.builtin_adapter_names()
     if not adapter:
         return "\n".join(names) or "(no built-in adapters installed)"

@@ -36,7 +36,13 @@ def resolve_in_workspace(ctx: ToolContext, path: str, *, writing: bool = False) 
 
 @tool
 def read_file(ctx: ToolContext, path: str, start_line: int = 1, max_lines: int = 2000) -> str:
-    """Read a text file in the workspace. Lines are numbered; use start_line/max_lines to page through big files."""
+    """Read a text file in the workspace. Lines are numbered; page through big files with start_line/max_lines.
+
+    Args:
+        path: the file, relative to the workspace (or absolute inside it).
+        start_line: the first line to show (1-based).
+        max_lines: how many lines to show at most.
+    """
     target = resolve_in_workspace(ctx, path)
     if not target.is_file():
         raise ToolError(f"{path!r} is not a file" if target.exists() else f"{path!r} does not exist")
@@ -52,7 +58,13 @@ def read_file(ctx: ToolContext, path: str, start_line: int = 1, max_lines: int =
 
 @tool
 def write_file(ctx: ToolContext, path: str, content: str, append: bool = False) -> str:
-    """Write (or append to) a text file in the workspace, creating parent folders."""
+    """Write (or append to) a text file in the workspace, creating parent folders.
+
+    Args:
+        path: the file, relative to the workspace (or absolute inside it).
+        content: the text to write.
+        append: add `content` at the end of the file instead of replacing it.
+    """
     target = resolve_in_workspace(ctx, path, writing=True)
     if target.is_dir():
         raise ToolError(f"{path!r} is a directory")
@@ -82,8 +94,14 @@ def _files(root: Path, base: Path, glob: str | None, hidden: list[Path]):
 
 @tool
 def grep_file(ctx: ToolContext, pattern: str, path: str = ".", glob: str | None = None, max_matches: int = 200) -> str:
-    """Search files for a regular expression (Python syntax). `path` is a file or a folder (searched recursively);
-    `glob` filters file names, e.g. "*.py". Returns `file:line: text` for each match."""
+    """Search files for a regular expression. Returns `file:line: text` for each match.
+
+    Args:
+        pattern: the regular expression, in Python syntax.
+        path: a file or a folder (searched recursively), relative to the workspace.
+        glob: only search files whose names match, e.g. "*.py".
+        max_matches: stop after this many matches.
+    """
     try:
         regex = re.compile(pattern)
     except re.error as e:

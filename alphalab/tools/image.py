@@ -17,7 +17,11 @@ MAX_SIDE_PX = 1568
 
 @tool
 def view_image(ctx: ToolContext, path: str) -> ToolResult:
-    """Look at an image in the workspace (a plot you made, a figure). PNG, JPEG, GIF or WebP."""
+    """Look at an image in the workspace (a plot you made, a figure). PNG, JPEG, GIF or WebP.
+
+    Args:
+        path: the image file, relative to the workspace.
+    """
     target = resolve_in_workspace(ctx, path)
     if not target.is_file():
         raise ToolError(f"{path!r} does not exist")

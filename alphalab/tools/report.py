@@ -10,8 +10,11 @@ from alphalab.tools.base import Finished, ToolContext, ToolError, tool
 
 @tool(terminal=True)
 def report_to_user(ctx: ToolContext, message: str) -> str:
-    """Send your final report to the human operator and end your turn. Say what you did, what you found
-    (with numbers), and what is left."""
+    """Send your final report to the human operator and end your turn.
+
+    Args:
+        message: what you did, what you found (with numbers), and what is left.
+    """
     if not message.strip():
         raise ToolError("the report is empty: say what you did and what you found")
     notes = Path(ctx.workspace) / "notes"

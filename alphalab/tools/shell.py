@@ -12,8 +12,13 @@ from alphalab.tools.base import ToolContext, tool
 @tool
 def shell_exec(ctx: ToolContext, command: str, timeout_s: float | None = None) -> str:
     """Run a bash command in the workspace and return its exit code and combined stdout/stderr.
-    Write and run scripts, install packages, inspect files. `timeout_s` may shorten (never extend) the
-    default timeout; the command and everything it started are killed when it runs out."""
+    Write and run scripts, install packages, inspect files.
+
+    Args:
+        command: the bash command line.
+        timeout_s: seconds before the command and everything it started are killed; it may shorten, never
+            extend, the default timeout.
+    """
     limit = ctx.shell_timeout_s if timeout_s is None else min(max(timeout_s, 1.0), ctx.shell_timeout_s)
     res = run_command(
         command, cwd=Path(ctx.workspace), timeout_s=limit, sandbox=ctx.sandbox, hidden=ctx.hidden,

@@ -14,7 +14,12 @@ SUB_AGENT_SYSTEM = (
 @tool
 def spawn_agent(ctx: ToolContext, task: str, context: str = "") -> str:
     """Start a sub-agent with a fresh context and your tools to do a self-contained task (e.g. investigate a
-    question, try one variant). It shares your budget. Returns its final report."""
+    question, try one variant). It shares your budget. Returns its final report.
+
+    Args:
+        task: what the sub-agent should do, self-contained.
+        context: what it needs to know from your work so far (findings, file paths).
+    """
     parent = ctx.agent
     if parent is None:
         raise ToolError("spawn_agent is only available inside an agent run")

@@ -70,7 +70,12 @@ def _http_search(url: str, api_key_env: str | None, query: str, max_results: int
 
 @tool
 def web_search(ctx: ToolContext, query: str, max_results: int = 5) -> str:
-    """Search the web for papers, documentation and best practices. Returns titles, URLs and snippets."""
+    """Search the web for papers, documentation and best practices. Returns titles, URLs and snippets.
+
+    Args:
+        query: what to search for.
+        max_results: how many results to return (at most 20).
+    """
     cfg = ctx.web_search
     mode = getattr(cfg, "mode", "none")
     if mode == "http":

@@ -13,9 +13,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
-from alphalab.config import SandboxConfig
 from alphalab.experiment_files import RUN_LOG
-from alphalab.sandbox import CommandResult, run_command
+from alphalab.sandbox import CommandResult, SandboxConfig, run_command
 from alphalab.workspace import Workspace
 
 

@@ -1,9 +1,11 @@
 """Walk-forward evaluation of an experiment's `strategy.py` over the dataset's rolling test windows.
 
     python -m harnesses.forecasting.evaluate --experiment EXP_DIR --workspace WS --mode smoke|full [--seed N]
-                                             [--data PATH] [--sandbox auto|none|bwrap]
+        --data PATH [--sandbox auto|none|bwrap] [--network on|off] [--time-limit S] [--options JSON]
 
-The dataset is `--data`, else the `data_path` of `WS/campaign.yaml`. The harness prepares the split once into
+`--options` carries the campaign's domain_options this harness reads: threads_per_experiment (OMP/MKL threads of
+the Strategy process), expected_instances (asserted in full mode), train_time_s (the Strategy's training budget).
+`--time-limit` defaults to the manifest's limit for the mode. The harness prepares the split once into
 `WS/.private/` (targets included), runs the Strategy in its own process (see `protocol.py`) with the dataset folder
 and `.private/` hidden under bwrap, computes RMSE (primary), MAE, MASE and the per-horizon RMSE itself, and records
 the result outside the experiment folder (harnesses.base.record). Smoke mode: the first few series, their last window, `mode="smoke"` for short training.
@@ -60,8 +62,8 @@ def _manifest(args: HarnessArgs) -> Manifest | None:
 
 
 def _time_limit(args: HarnessArgs, manifest: Manifest | None) -> float:
-    if args.campaign and args.campaign.execution.experiment_timeout_s and args.mode == "full":
-        return args.campaign.execution.experiment_timeout_s
+    if args.time_limit_s is not None:
+        return args.time_limit_s
     if manifest is not None:
         return manifest.experiment.time_limit_s if args.mode == "full" else manifest.experiment.smoke_time_limit_s
     return DEFAULT_LIMITS[args.mode]
@@ -71,13 +73,9 @@ def _seasonality(manifest: Manifest | None) -> int:
     return manifest.seasonality if manifest and manifest.seasonality else DEFAULT_SEASONALITY
 
 
-def _option(args: HarnessArgs, name: str):
-    return args.campaign.domain_options.get(name) if args.campaign else None
-
-
 def _child_env(args: HarnessArgs) -> dict[str, str]:
     env = {"PYTHONUNBUFFERED": "1", "PYTHONHASHSEED": str(args.seed)}
-    threads = _option(args, "threads_per_experiment")
+    threads = args.options.get("threads_per_experiment")
     if threads:
         env |= {"OMP_NUM_THREADS": str(threads), "MKL_NUM_THREADS": str(threads)}
     return env
@@ -135,8 +133,8 @@ def _check_instance_count(args: HarnessArgs, data: ForecastData, evaluated: int,
     expected = {"selected": selected}
     if args.mode == "full":
         expected["test entries on disk"] = data.meta.n_instances
-        if _option(args, "expected_instances") is not None:
-            expected["the campaign's expected_instances"] = int(_option(args, "expected_instances"))
+        if args.options.get("expected_instances") is not None:
+            expected["the campaign's expected_instances"] = int(args.options["expected_instances"])
     wrong = {k: v for k, v in expected.items() if v != evaluated}
     if wrong:
         raise EvaluationFailure("instance_count", f"evaluated {evaluated} instances, expected "
@@ -155,7 +153,7 @@ def evaluate(args: HarnessArgs) -> RunResult:
     rounds = plan_rounds(data, instances)
     settings = RunSettings(seed=args.seed, mode=args.mode, freq=data.meta.freq,
                            prediction_length=data.meta.prediction_length, seasonality=season,
-                           n_series=data.meta.n_series, train_time_s=_option(args, "train_time_s"))
+                           n_series=data.meta.n_series, train_time_s=args.options.get("train_time_s"))
     preds, proc = _run_strategy(args, data, rounds, settings, manifest)
     _check_instance_count(args, data, len(preds), len(instances))
     evaluated = np.concatenate(rounds)

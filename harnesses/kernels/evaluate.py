@@ -1,7 +1,7 @@
 """Evaluate one kernel experiment and record its result.
 
     python -P -m harnesses.kernels.evaluate --experiment EXP_DIR --workspace WS --mode smoke|full [--seed N]
-        [--problem NAME] [--device cpu|cuda] [--problems-dir DIR] [--sandbox auto|none|bwrap]
+        [--problem NAME] [--device cpu|cuda] [--problems-dir DIR] [--sandbox auto|none|bwrap] [--network on|off]
 
 The experiment folder holds `solution.py` (a `ModelNew`) and names its problem in `problem.txt` (one line), unless
 `--problem` is given or `spec.json` carries `{"params": {"problem": ...}}`. Problems come from `--problems-dir`, else
@@ -32,10 +32,9 @@ from pathlib import Path
 import torch
 import yaml
 
-from alphalab.config import SandboxConfig
 from alphalab.experiment_files import BUILD_CACHES, IO_DIR
 from alphalab.results import RunResult
-from alphalab.sandbox import CommandResult, run_command
+from alphalab.sandbox import CommandResult, SandboxConfig, run_command
 from alphalab.workspace import Workspace
 from harnesses.base import EvaluationFailure, HarnessArgs, clear_result, harness_main, record, run_experiment_process
 from harnesses.kernels.judge import Outputs, ReferenceFn, SolutionFn, judge_solution

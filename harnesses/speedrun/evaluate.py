@@ -1,11 +1,11 @@
 """Evaluate one speedrun experiment: train under the wall-clock budget, then score the last checkpoint.
 
     python -m harnesses.speedrun.evaluate --experiment EXP_DIR --workspace WS --mode smoke|full [--seed N]
-                                          [--data CORPUS] [--sandbox auto|none|bwrap]
+        --data CORPUS [--sandbox auto|none|bwrap] [--network on|off] [--options JSON] [--campaign-seed N]
 
-The budget, the parameter cap and the validation size come from the campaign's `domain_options` (see
-settings.py for names and defaults). The experiment's `train.py` runs with its folder as working directory and
-reads these environment variables:
+The budget, the parameter cap and the validation size come from `--options`, the campaign's `domain_options` (see
+settings.py for names and defaults); the validation split is drawn once per campaign with `--campaign-seed`. The
+experiment's `train.py` runs with its folder as working directory and reads these environment variables:
   SPEEDRUN_TRAIN_BIN       the training bytes (documents joined by a NUL byte)
   SPEEDRUN_CHECKPOINT_DIR  where to save model.py + model.pt (+ stats.json), see checkpoint.py
   SPEEDRUN_DEADLINE_UNIX   when the budget ends (time.time() scale); the process is killed `grace` s after it
@@ -41,13 +41,12 @@ _REPORTED_STATS = ("tokens_seen", "tokens_per_s", "mfu", "flops_per_token", "ste
 
 
 def evaluate(args: HarnessArgs) -> RunResult:
-    settings = SpeedrunSettings.model_validate(args.campaign.domain_options if args.campaign else {})
+    settings = SpeedrunSettings.model_validate(args.options)
     exp_dir = args.experiment
     if not (exp_dir / ENTRY_POINT).is_file():
         raise EvaluationFailure("missing_entry_point", f"{exp_dir / ENTRY_POINT} does not exist")
     try:
-        split = ensure_split(args.workspace, args.data, args.campaign.seed if args.campaign else 0,
-                             settings.val_bytes, settings.text_column)
+        split = ensure_split(args.workspace, args.data, args.campaign_seed, settings.val_bytes, settings.text_column)
     except SplitError as e:
         raise EvaluationFailure("data_split_error", str(e)) from e
 

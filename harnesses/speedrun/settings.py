@@ -1,6 +1,6 @@
 """The knobs of a speedrun evaluation, with the paper's values as defaults.
 
-A campaign overrides them through `domain_options` in its YAML (same names); the evaluate CLI can override again.
+A campaign overrides them through `domain_options` in its YAML (same names), which reach the harness as `--options`.
 """
 
 from __future__ import annotations

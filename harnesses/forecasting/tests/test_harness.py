@@ -155,11 +155,10 @@ def test_strategy_crash_is_reported_with_its_exception(dataset, ws):
 
 
 def test_instance_count_is_checked_against_the_campaign(dataset, ws):
-    ws.root.mkdir(parents=True)
-    ws.config_copy.write_text(f"name: c\ndomain: time_series\ndata_path: {dataset}\nobjective: o\n"
-                              "domain_options: {expected_instances: 6034}\n")
     exp = _experiment(ws, "count", "from harnesses.forecasting.baselines import Naive as Strategy\n")
-    code = ev.main(["--experiment", str(exp), "--workspace", str(ws.root)])
+    # the campaign's domain_options reach the harness as --options
+    code = ev.main(["--experiment", str(exp), "--workspace", str(ws.root), "--data", str(dataset),
+                    "--options", '{"expected_instances": 6034}'])
     r = read_result(ws, exp, "full")
     assert code == 1 and r.error_signature == "instance_count"
     assert f"evaluated {N_SERIES * WINDOWS} instances, expected 6034 (the campaign's expected_instances)" in r.error

@@ -12,9 +12,8 @@ import os
 from pathlib import Path
 
 from alphalab import progress
-from alphalab.campaign import load_campaign
+from alphalab.campaign import Campaign
 from alphalab.config import load_config
-from alphalab.errors import AlphalabError
 from alphalab.sandbox import sandbox_notice
 
 PHASES = (0, 1, 2, 3)
@@ -56,22 +55,17 @@ def _run(args: argparse.Namespace) -> int:
 
 
 def phase_flow(n: int):
-    from flows.campaign import phase3_flow
     from flows.phase0_adapter import phase0_adapter
     from flows.phase1_explore import phase1_explore
     from flows.phase2_evaluation import phase2_evaluation
+    from flows.phase3_experiments import phase3_experiments
 
-    if n == 3:
-        flow = phase3_flow()
-        if flow is None:
-            raise AlphalabError("Phase 3 is not available in this installation")
-        return flow
-    return (phase0_adapter, phase1_explore, phase2_evaluation)[n]
+    return (phase0_adapter, phase1_explore, phase2_evaluation, phase3_experiments)[n]
 
 
 def _rerun(args: argparse.Namespace) -> int:
     workspace = str(Path(args.workspace).resolve())
-    load_campaign(workspace)  # a clear error for a folder that is not a campaign workspace
+    Campaign.load(workspace)  # a clear error for a folder that is not a campaign workspace
     quiet_prefect_console(args.verbose)
     print(f"rerunning phase {args.phase} on {_where()}", flush=True)
     flow = phase_flow(args.phase)

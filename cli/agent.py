@@ -11,12 +11,12 @@ from pathlib import Path
 from pydantic import ValidationError
 
 from alphalab.agent import Agent
-from alphalab.config import AgentLimits, ModelSettings, SandboxConfig, WebSearchConfig
+from alphalab.config import AgentLimits, ModelSettings, WebSearchConfig
 from alphalab.cost import UsageLedger
 from alphalab.errors import AlphalabError, ConfigError
 from alphalab.models.base import ProviderError
 from alphalab.models.registry import get_model
-from alphalab.sandbox import effective_mode, sandbox_notice
+from alphalab.sandbox import SandboxConfig, effective_mode, sandbox_notice
 from alphalab.tools import ToolContext, general_tools, report_to_user
 from alphalab.workspace import Workspace
 

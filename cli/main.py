@@ -1,5 +1,7 @@
-"""`alphalab` command line: the composition root. Each subcommand lives in alphalab/commands/<name>.py and exposes
-`register(subparsers)`, which adds its parser with `set_defaults(func=handler)`; a handler returns the exit code."""
+"""`alphalab` command line: the composition root, the only code that imports Prefect, flows, tasks and harnesses
+together (the core under alphalab/ never imports the layers above it). Each subcommand lives in cli/<name>.py and
+exposes `register(subparsers)`, which adds its parser with `set_defaults(func=handler)`; a handler returns the exit
+code."""
 
 from __future__ import annotations
 
@@ -24,7 +26,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="alphalab", description="An autonomous research lab on Prefect.")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name in _COMMANDS:
-        importlib.import_module(f"alphalab.commands.{name}").register(sub)
+        importlib.import_module(f"cli.{name}").register(sub)
     return parser
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 from uuid import UUID
 
 from alphalab import operator
-from alphalab.dispatcher import InboxItem
+from alphalab.phase3.contracts import InboxItem
 
 
 def register(sub) -> None:

@@ -40,8 +40,7 @@ def _gpus() -> str:
 
 def _sandbox() -> str:
     """The mode the default `sandbox.mode: auto` resolves to here, and why (a campaign may set none or bwrap)."""
-    from alphalab.config import SandboxConfig
-    from alphalab.sandbox import resolve_mode
+    from alphalab.sandbox import SandboxConfig, resolve_mode
 
     mode, why = resolve_mode(SandboxConfig())
     if mode == "none":

@@ -8,8 +8,8 @@ from pathlib import Path
 
 from alphalab import progress
 from alphalab.baselines.fork import fork_workspace
-from alphalab.campaign import load_campaign
-from alphalab.commands.run import quiet_prefect_console
+from alphalab.campaign import Campaign
+from cli.run import quiet_prefect_console
 from alphalab.compare import table_markdown
 
 KINDS = ("greedy", "single-shot")
@@ -29,7 +29,7 @@ def run(args) -> int:
     if args.source is not None:
         ws = fork_workspace(args.source, args.workspace)
         print(f"forked {ws.root} from {Path(args.source).resolve()}")
-    _, ws = load_campaign(args.workspace)  # a clear error for a folder that is not a workspace
+    ws = Campaign.load(args.workspace).workspace  # a clear error for a folder that is not a workspace
     quiet_prefect_console(args.verbose)
     from flows.baselines import greedy_loop, single_shot
 

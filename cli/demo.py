@@ -12,9 +12,12 @@ from pathlib import Path
 
 import yaml
 
+from alphalab.config import CampaignConfig
 from alphalab.errors import AlphalabError
+from alphalab.reference_runs import evaluate_params
+from alphalab.workspace import Workspace
 
-EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
+EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
 DEMO_CONFIG = EXAMPLES / "time_series_demo.yaml"
 # what the README names: a strong model for the Strategist, a cheaper one for the Workers
 LLM_MODELS = {
@@ -51,20 +54,15 @@ def demo_config(workspace: Path, data: Path, experiments: int | None) -> Path:
     return path
 
 
-def seasonal_naive_rmse(workspace: Path) -> float | None:
-    from harnesses.base.noise import evaluate_params
-    from alphalab.workspace import Workspace
-
-    ws = Workspace(workspace)
-    result = evaluate_params(ws, {"model": SEASONAL_NAIVE}, ws.root / "references" / SEASONAL_NAIVE,
+def seasonal_naive_rmse(ws: Workspace, config: CampaignConfig) -> float | None:
+    result = evaluate_params(ws, config, {"model": SEASONAL_NAIVE}, ws.root / "references" / SEASONAL_NAIVE,
                              label="seasonal naive (24)")
     return result.metrics.get("rmse") if result.status == "ok" else None
 
 
 def run(args: argparse.Namespace) -> int:
-    from alphalab.campaign import load_campaign
-    from alphalab.commands.run import start_campaign
-    from alphalab.phase3 import Phase3Env
+    from alphalab.campaign import Campaign
+    from cli.run import start_campaign
     from alphalab.roles.strategist import leaderboard_markdown
     from harnesses.forecasting.demo_data import build_demo_dataset
 
@@ -75,11 +73,11 @@ def run(args: argparse.Namespace) -> int:
     config = demo_config(workspace, data, args.experiments)
     start_campaign(config, workspace, verbose=args.verbose)
 
-    env = Phase3Env(*load_campaign(workspace))
+    env = Campaign.load(workspace)
     print("\nleaderboard\n" + leaderboard_markdown(env.board, env.manifest))
     top = env.board.best(env.metric)
     best = top.value if top else None
-    naive = seasonal_naive_rmse(workspace)
+    naive = seasonal_naive_rmse(env.workspace, env.config)
     if best is None or naive is None:
         raise AlphalabError(f"the demo produced no comparable result; see {workspace}")
     gain = (naive - best) / naive * 100

@@ -1,0 +1,59 @@
+"""Full evaluations of fixed parameters, outside the board: the noise floor's reference runs and the demo's
+trivial baseline. Each renders the adapter's experiment template and runs the manifest's full command through the
+one run path (`execute`), exactly as a Phase 3 run of the same experiment would be.
+
+`measure_noise_floor` renders the reference params once per seed (into `WS/noise_floor/seed_<n>/`), runs each, and
+writes `WS/noise_floor.json`. Works for any domain whose adapter has a template.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+from alphalab.adapters import load_adapter
+from alphalab.config import CampaignConfig
+from alphalab.execution import RunRequest, execute, harness_command
+from alphalab.experiment_template import TemplateExperiment, render_template_dir
+from alphalab.harness_inputs import HarnessInputs
+from alphalab.noise_floor import NoiseFloor
+from alphalab.results import RunResult
+from alphalab.workspace import Workspace
+
+NOISE_DIR = "noise_floor"
+
+
+def evaluate_params(workspace: Workspace, config: CampaignConfig, params: dict, exp_dir: Path, *, seed: int = 0,
+                    label: str = "reference") -> RunResult:
+    """Render the adapter's template with `params` into `exp_dir` and run the manifest's full evaluation once, with
+    the campaign's harness inputs. A run that leaves no result is a failed RunResult."""
+    adapter = load_adapter(workspace.adapter)
+    spec = adapter.manifest.experiment
+    if not spec.template_dir:
+        raise ValueError(f"adapter {adapter.manifest.name!r} has no experiment template to evaluate {label} with")
+    inputs = HarnessInputs.of(config, adapter.manifest)
+    render_template_dir(adapter.root / spec.template_dir, exp_dir, params,
+                        TemplateExperiment(id=Path(exp_dir).name, name=label, seed=seed))
+    cmd = harness_command(spec.full_command, inputs, workspace, exp_dir, "full", seed)
+    # the one run path of every evaluation: the harness sandboxes the experiment itself
+    request = RunRequest(exp_id=Path(exp_dir).name, attempt=0, mode="full", seed=seed, slot="", command=cmd,
+                         exp_dir=exp_dir, workspace=workspace.root, timeout_s=inputs.time_limit_s("full"))
+    outcome = execute(request, job_id=f"{label}-seed-{seed}")
+    return outcome.result or RunResult(
+        status="failed", eval_mode="full", error=f"no result (exit {outcome.returncode}): {outcome.error}")
+
+
+def measure_noise_floor(workspace: Workspace, config: CampaignConfig, params: dict | None = None,
+                        seeds: Sequence[int] = (0, 1, 2)) -> NoiseFloor:
+    """Full evaluations of `params` (default: the search space's `reference`) under each seed, one after another.
+
+    Raises ValueError when a run fails.
+    """
+    manifest = load_adapter(workspace.adapter).manifest
+    if params is None:
+        params = dict(manifest.search_space.reference) if manifest.search_space else {}
+    results = [evaluate_params(workspace, config, params, workspace.root / NOISE_DIR / f"seed_{seed}", seed=seed,
+                               label="noise floor reference") for seed in seeds]
+    floor = NoiseFloor.from_results(manifest.primary.name, list(seeds), results, params)
+    floor.write(workspace)
+    return floor

@@ -7,7 +7,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from alphalab import progress
-from alphalab.baselines.fork import fork_workspace
+from alphalab.workspace_fork import fork_workspace
 from alphalab.campaign import Campaign
 from cli.run import quiet_prefect_console
 from alphalab.compare import table_markdown

@@ -7,8 +7,8 @@ from __future__ import annotations
 
 from prefect import flow, get_run_logger
 
-from alphalab.baselines import greedy
-from alphalab.baselines import single_shot as shot
+from alphalab.roles.baselines import greedy
+from alphalab.roles.baselines import single_shot as shot
 from alphalab.campaign import Campaign
 from alphalab.compare import WorkspaceSummary
 from tasks.baselines import (

@@ -11,9 +11,9 @@ from prefect import task
 from prefect.cache_policies import NO_CACHE
 
 from alphalab import progress
-from alphalab.baselines import greedy, single_shot
-from alphalab.baselines.greedy import GreedyDecision, GreedyStep
-from alphalab.baselines.trial import TrialOutcome, prepare
+from alphalab.roles.baselines import greedy, single_shot
+from alphalab.roles.baselines.greedy import GreedyDecision, GreedyStep
+from alphalab.roles.baselines.trial import TrialOutcome, prepare
 from alphalab.campaign import Campaign
 from alphalab.compare import WorkspaceSummary, summarize
 from alphalab.cost import UsageLedger

@@ -15,10 +15,10 @@ import pytest
 import yaml
 
 from alphalab import adapters
-from alphalab.baselines.fork import fork_workspace
-from alphalab.baselines import single_shot
-from alphalab.baselines.greedy import config_key, iterations_done, mutate
-from alphalab.baselines.trial import prepare
+from alphalab.workspace_fork import fork_workspace
+from alphalab.roles.baselines import single_shot
+from alphalab.roles.baselines.greedy import config_key, iterations_done, mutate
+from alphalab.roles.baselines.trial import prepare
 from alphalab.board import Board
 from alphalab.campaign import Campaign
 from alphalab.compare import format_duration, summarize

@@ -67,7 +67,13 @@ class Review(BaseModel):
 
 @tool(terminal=True)
 def submit_review(ctx: ToolContext, verdict: Verdict, findings: list[Finding] = [], summary: str = "") -> str:
-    """Submit your verdict on the harness and end the review. NEEDS FIXES must list findings (file, line, issue)."""
+    """Submit your verdict on the harness and end the review.
+
+    Args:
+        verdict: PASS when the harness is sound, NEEDS FIXES otherwise.
+        findings: what must change, each with its file, line and issue; NEEDS FIXES needs at least one.
+        summary: a few sentences on the review as a whole.
+    """
     if verdict == "NEEDS FIXES" and not findings:
         raise ToolError("NEEDS FIXES needs at least one finding with file, line and issue")
     raise Finished({"verdict": verdict, "findings": findings, "summary": summary})

@@ -10,5 +10,6 @@ with the worker role's model (an LLM provider) or, with no model, with the basel
 - single shot (`single_shot`): one call writes the experiment (the template's reference without a model), with one
   retry that sees the error when its smoke test or its run fails.
 
-`fork` makes a baseline's workspace from a campaign's after Phase 2, so both are scored by the same harness.
+`alphalab.workspace_fork` makes a baseline's workspace from a campaign's after Phase 2, so both are scored by the
+same harness.
 """

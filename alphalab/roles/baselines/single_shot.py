@@ -8,7 +8,7 @@ fallback overrides). A second failure ends the experiment dead.
 
 from __future__ import annotations
 
-from alphalab.baselines.trial import ROLE, TrialOutcome, run_full
+from alphalab.roles.baselines.trial import ROLE, TrialOutcome, run_full
 from alphalab.roles import worker
 from alphalab.roles.base import RoleContext
 from alphalab.phase3.contracts import WorkerOutcome

@@ -21,7 +21,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel
 
-from alphalab.baselines.trial import ROLE, TrialOutcome, queue_without_smoke, run_full
+from alphalab.roles.baselines.trial import ROLE, TrialOutcome, queue_without_smoke, run_full
 from alphalab.board_rows import Experiment
 from alphalab.errors import PhaseFailed
 from alphalab.experiment_files import RUN_OUTPUTS

@@ -9,7 +9,6 @@ phase can be rerun from disk.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
@@ -21,24 +20,23 @@ from alphalab.adapters import Adapter, load_adapter
 from alphalab.board import Board
 from alphalab.board_rows import Experiment
 from alphalab.config import CampaignConfig, load_config
-from alphalab.errors import ConfigError
+from alphalab.errors import AdapterError, ConfigError
 from alphalab.execution import RunRequest, harness_command
+from alphalab.harness_inputs import HarnessInputs
 from alphalab.manifest import Manifest, Metric
+from alphalab.noise_floor import NoiseFloor
 from alphalab.workspace import Workspace
 
-# written by a domain's harness (harnesses/base/noise.py): `spread` of the reference config over seeds
-NOISE_FLOOR_FILE = "noise_floor.json"
 VERIFY_SEED_OFFSET = 10_000
 
 
-def read_noise_floor(ws: Workspace) -> float | None:
-    path = ws.root / NOISE_FLOOR_FILE
-    if not path.is_file():
-        return None
+def noise_floor_spread(ws: Workspace) -> float | None:
+    """The noise floor's spread, or None when none was measured (or its file cannot be read)."""
     try:
-        return float(json.loads(path.read_text())["spread"])
-    except (ValueError, KeyError, TypeError):
+        floor = NoiseFloor.read(ws)
+    except ValueError:
         return None
+    return floor.spread if floor else None
 
 
 @dataclass
@@ -82,7 +80,7 @@ class Campaign:
 
     @cached_property
     def board(self) -> Board:
-        return Board(self.workspace.board_db, noise_floor=read_noise_floor(self.workspace))
+        return Board(self.workspace.board_db, noise_floor=noise_floor_spread(self.workspace))
 
     def progress_line(self) -> str:
         """One line for the terminal: how far the campaign is and its best result."""
@@ -96,14 +94,24 @@ class Campaign:
     def seed_for(self, seq: int, verify: bool = False) -> int:
         return self.config.seed + seq + (VERIFY_SEED_OFFSET if verify else 0)
 
+    @cached_property
+    def harness_inputs(self) -> HarnessInputs:
+        return HarnessInputs.of(self.config, self.manifest)
+
     def command(self, template: str, exp: Experiment, mode: str) -> str:
-        from alphalab.harness_inputs import HarnessInputs  # TODO(lead): hoist to the module's imports
-
-        return harness_command(template, HarnessInputs.of(self.config, self.manifest), self.workspace,
-                               self.exp_dir(exp.id), mode, exp.seed if exp.seed is not None else self.config.seed)
-
-    def full_timeout_s(self) -> float:
-        return self.config.execution.experiment_timeout_s or self.manifest.experiment.time_limit_s
+        """The filled harness command; an AdapterError when it would drop the campaign's sandbox settings (a
+        manifest written before the harness took them as arguments)."""
+        missing = self.harness_inputs.missing_from(template)
+        if missing:
+            sandbox = self.config.sandbox
+            raise AdapterError([
+                f"experiment.{mode}_command does not pass " + ", ".join(f"{{{m}}}" for m in missing)
+                + f", so its harness would run without the campaign's sandbox (sandbox.mode: {sandbox.mode}, "
+                f"allow_network: {str(sandbox.allow_network).lower()}); add `--sandbox {{sandbox}} --network "
+                "{network}` to both commands, or rerun Phases 0 and 2",
+            ], where=str(self.workspace.adapter / "manifest.yaml"))
+        return harness_command(template, self.harness_inputs, self.workspace, self.exp_dir(exp.id), mode,
+                               exp.seed if exp.seed is not None else self.config.seed)
 
     def run_request(self, exp: Experiment, slot: str, mode: str = "full") -> RunRequest:
         spec = self.manifest.experiment
@@ -111,7 +119,7 @@ class Campaign:
         return RunRequest(
             exp_id=exp.id, attempt=exp.attempts, mode=mode, seed=exp.seed if exp.seed is not None else 0, slot=slot,
             command=self.command(template, exp, mode), exp_dir=self.exp_dir(exp.id), workspace=self.workspace.root,
-            timeout_s=self.full_timeout_s() if mode == "full" else spec.smoke_time_limit_s,
+            timeout_s=self.harness_inputs.time_limit_s(mode),
             launch=f"{exp.started_at:.3f}" if exp.started_at else "",
         )
 

@@ -8,6 +8,7 @@ the trusted core decides them, and a harness stays runnable by hand with flags a
 from __future__ import annotations
 
 import json
+import string
 from pathlib import Path
 from typing import Literal
 
@@ -41,6 +42,14 @@ class HarnessInputs(BaseModel):
 
     def time_limit_s(self, mode: Mode) -> float:
         return self.full_time_limit_s if mode == "full" else self.smoke_time_limit_s
+
+    def missing_from(self, command: str) -> list[str]:
+        """The campaign's sandbox settings `command` would drop: a harness not handed `{sandbox}` or `{network}`
+        runs with its defaults (auto, no network), so a campaign set to a strict sandbox would silently lose it."""
+        passed = {f for _, f, _, _ in string.Formatter().parse(command) if f is not None}
+        defaults = SandboxConfig()
+        wanted = {"sandbox": self.sandbox.mode != defaults.mode, "network": self.sandbox.allow_network}
+        return [name for name, needed in wanted.items() if needed and name not in passed]
 
     def placeholders(self, mode: Mode) -> dict[str, object]:
         """The values of the campaign's placeholders (alphalab.manifest.PLACEHOLDERS) for a run in `mode`."""

@@ -1,6 +1,7 @@
 """The layers of DESIGN.md §2, checked on the source: `cli -> flows -> tasks -> alphalab`. The core imports none of
-the layers above it (nor the harnesses it runs as separate processes), and outside alphalab/roles/ no core module
-imports a role: the Dispatcher reaches roles only through the Phase 3 contracts."""
+the layers above it (nor the harnesses it runs as separate processes); outside alphalab/roles/ no core module
+imports a role (the Dispatcher reaches roles only through the Phase 3 contracts); harnesses never read the campaign
+config."""
 
 from __future__ import annotations
 
@@ -50,6 +51,14 @@ def test_no_core_module_outside_the_roles_package_imports_a_role():
     roles = CORE / "roles"
     bad = [f"{p.relative_to(ROOT)}:{line}: {m}" for p in core_files() if roles not in p.parents
            for line, m in imported_modules(p) if m == "alphalab.roles" or m.startswith("alphalab.roles.")]
+    assert not bad, bad
+
+
+def test_no_harness_imports_the_campaign_config():
+    """Harnesses take their inputs as arguments: none imports the campaign config or its loader."""
+    banned = ("alphalab.config", "alphalab.campaign")
+    bad = [f"{p.relative_to(ROOT)}:{line}: {m}" for p in sorted((ROOT / "harnesses").rglob("*.py"))
+           for line, m in imported_modules(p) if any(m == b or m.startswith(b + ".") for b in banned)]
     assert not bad, bad
 
 

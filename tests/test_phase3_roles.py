@@ -178,6 +178,7 @@ def test_the_phase3_core_runs_without_prefect():
     import subprocess
     import sys
 
-    code = ("import sys; import alphalab.phase3.dispatcher, alphalab.execution, alphalab.operator, alphalab.roles.strategist;"
+    code = ("import sys; import alphalab.phase3.dispatcher, alphalab.execution, alphalab.operator,"
+            " alphalab.roles.strategist;"
             " assert 'prefect' not in sys.modules, sorted(m for m in sys.modules if m.startswith('prefect'))")
     subprocess.run([sys.executable, "-c", code], check=True)

@@ -16,7 +16,7 @@ from pydantic import BaseModel, Field
 StopReason = Literal["experiment_budget", "converged", "usd_budget", "wall_clock", "no_proposals"]
 
 
-# ---- Strategist -----------------------------------------------------------------------------------------------------
+# ---- Strategist ------------------------------------------------------------------------------------------------------
 class StrategistInput(BaseModel):
     turn: int
     proposals_wanted: int = Field(ge=0)
@@ -33,7 +33,7 @@ class StrategistOutput(BaseModel):
     report: str = ""
 
 
-# ---- Workers ----------------------------------------------------------------------------------------------------------
+# ---- Workers ---------------------------------------------------------------------------------------------------------
 class WorkerOutcome(BaseModel):
     exp_id: str
     task: Literal["implement", "analyze", "fix"]
@@ -44,7 +44,7 @@ class WorkerOutcome(BaseModel):
     spec: dict[str, Any] | None = None  # a new spec when the task changed the configuration
 
 
-# ---- Supervisor -------------------------------------------------------------------------------------------------------
+# ---- Supervisor ------------------------------------------------------------------------------------------------------
 class Failure(BaseModel):
     exp_id: str
     error_signature: str | None
@@ -63,7 +63,7 @@ class SupervisorOutcome(BaseModel):
     reason: str = ""
 
 
-# ---- Reporter ---------------------------------------------------------------------------------------------------------
+# ---- Reporter --------------------------------------------------------------------------------------------------------
 class MilestoneOutcome(BaseModel):
     number: int
     overview: Path
@@ -84,14 +84,14 @@ class Phase3Roles:
     reporter: Callable[[int], MilestoneOutcome]
 
 
-# ---- the operator -----------------------------------------------------------------------------------------------------
+# ---- the operator ----------------------------------------------------------------------------------------------------
 class InboxItem(BaseModel):
     kind: Literal["note", "cancel"]
     text: str = ""
     exp_id: str | None = None
 
 
-# ---- progress and the end -----------------------------------------------------------------------------------------
+# ---- progress and the end --------------------------------------------------------------------------------------------
 class Phase3Progress(BaseModel):
     """The Dispatcher's counters, kept on the board (alphalab.phase3.progress) so a resumed campaign continues them."""
 

@@ -1,8 +1,8 @@
 """Workers: one task each. `implement` writes `experiments/<id>/` and passes the smoke test, `analyze` writes the
 debrief, `fix` patches a failed experiment and passes the smoke test again.
 
-The smoke test is always run by trusted code (alphalab.phase3.smoke; never judged from an agent's words). Workers return a typed
-outcome; the Dispatcher owns the board transitions.
+The smoke test is always run by trusted code (alphalab.phase3.smoke), never judged from an agent's words. Workers
+return a typed outcome; the Dispatcher owns the board transitions.
 
 Baseline (no LLM): implement renders the adapter's `experiment.template_dir` (jinja2; variables `params` and
 `experiment`); analyze writes a templated debrief from the metrics; fix applies the search space's `fallback`

@@ -8,7 +8,8 @@ the Strategy process), expected_instances (asserted in full mode), train_time_s 
 `--time-limit` defaults to the manifest's limit for the mode. The harness prepares the split once into
 `WS/.private/` (targets included), runs the Strategy in its own process (see `protocol.py`) with the dataset folder
 and `.private/` hidden under bwrap, computes RMSE (primary), MAE, MASE and the per-horizon RMSE itself, and records
-the result outside the experiment folder (harnesses.base.record). Smoke mode: the first few series, their last window, `mode="smoke"` for short training.
+the result outside the experiment folder (harnesses.base.record). Smoke mode: the first few series, their last
+window, `mode="smoke"` for short training.
 """
 
 from __future__ import annotations

@@ -29,12 +29,11 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "tests"))
 sys.path.insert(0, str(REPO))
 
-from alphalab.phase3.dispatcher import Dispatcher  # noqa: E402
-
-from alphalab.roles.phase3 import local_roles  # noqa: E402
-from alphalab.execution import LocalRunner, RunOutcome  # noqa: E402
 from alphalab.campaign import Campaign  # noqa: E402
+from alphalab.execution import LocalRunner, RunOutcome  # noqa: E402
+from alphalab.phase3.dispatcher import Dispatcher  # noqa: E402
 from alphalab.roles.base import RoleContext  # noqa: E402
+from alphalab.roles.phase3 import local_roles  # noqa: E402
 from fixtures.phase3.helpers import make_workspace  # noqa: E402
 
 

@@ -25,7 +25,7 @@ from alphalab.operator import apply_item
 from alphalab.phase3 import outcomes, stops, verification
 from alphalab.phase3.contracts import (
     InboxItem, MilestoneOutcome, Phase3Roles, Phase3Summary, StopReason, StrategistOutput,
-    SupervisorOutcome, WorkerOutcome,
+    SupervisorOutcome,
 )
 from alphalab.phase3.progress import load_progress, save_progress
 from alphalab.phase3.recovery import recover_running
@@ -250,23 +250,17 @@ class Dispatcher:
         outcomes.record_run(self.campaign, exp, o, self.log)
         self._check_supervisor()
 
-    def _worker_outcome(self, exp_id: str, task: str, fut: Future) -> WorkerOutcome:
-        try:
-            return fut.result()
-        except Exception as e:
-            return WorkerOutcome(exp_id=exp_id, task=task, ok=False, error_signature="worker-error", detail=repr(e))
-
     def _on_implement(self, exp_id: str, fut: Future) -> None:
         exp = self.board.get(exp_id)
         if exp.state not in ("to_implement", "implemented"):
             return
-        outcomes.record_implemented(self.campaign, exp, self._worker_outcome(exp_id, "implement", fut))
+        outcomes.record_implemented(self.campaign, exp, outcomes.worker_outcome(exp_id, "implement", fut))
 
     def _on_fix(self, exp_id: str, fut: Future) -> None:
         exp = self.board.get(exp_id)
         if exp.state != "failed":
             return
-        state = outcomes.record_fix(self.campaign, exp, self._worker_outcome(exp_id, "fix", fut))
+        state = outcomes.record_fix(self.campaign, exp, outcomes.worker_outcome(exp_id, "fix", fut))
         self.log(f"fix {exp.attempts + 1} of {exp_id}: {state}")
 
     def _on_analyze(self, exp_id: str, fut: Future) -> None:

@@ -3,7 +3,8 @@ owns the board's moves; the roles only report)."""
 
 from __future__ import annotations
 
-from typing import Callable
+from concurrent.futures import Future
+from typing import Callable, Literal
 
 from alphalab.board_rows import Experiment
 from alphalab.campaign import Campaign
@@ -32,6 +33,14 @@ def record_run(campaign: Campaign, exp: Experiment, o: RunOutcome, log: Callable
     log(f"{o.exp_id} failed: {o.error_signature}")
     if exp.kind == "verify":
         verification.refute(campaign, exp)
+
+
+def worker_outcome(exp_id: str, task: Literal["implement", "fix"], fut: Future) -> WorkerOutcome:
+    """A Worker task's outcome; a task that raised is a failure of the Worker, not of the experiment's code."""
+    try:
+        return fut.result()
+    except Exception as e:
+        return WorkerOutcome(exp_id=exp_id, task=task, ok=False, error_signature="worker-error", detail=repr(e))
 
 
 def record_implemented(campaign: Campaign, exp: Experiment, out: WorkerOutcome) -> None:

@@ -2,7 +2,7 @@
 
 Every state change goes through `Board.transition`, which checks the move against `TRANSITIONS` inside one
 `BEGIN IMMEDIATE` transaction, so several processes (the campaign, a work-pool job, `alphalab cancel`) may write at
-once. Each call opens its own short-lived connection: nothing is shared between threads or processes.
+once. Each thread of each process has a connection of its own: nothing is shared between threads or processes.
 
 Verification: a new best is re-run with a fresh seed as a separate row of kind `verify` whose `parent` is the
 experiment it checks. The re-run never appears on the leaderboard itself; it sets the parent's `verified` flag
@@ -13,16 +13,18 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import sqlite3
+import threading
 import time
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Iterator, Literal
+from typing import Any, Iterator
 
 from alphalab import ranking
 from alphalab.board_rows import (
-    CANCELLABLE, STATES, TRANSITIONS, Experiment, IllegalTransition, Note, RunRecord, State, UnknownExperiment,
-    slugify,
+    CANCELLABLE, STATES, TRANSITIONS, Experiment, IllegalTransition, Kind, Note, RunRecord, State,
+    UnknownExperiment, slugify,
 )
 from alphalab.manifest import Metric
 from alphalab.ranking import LeaderboardEntry
@@ -46,6 +48,10 @@ CREATE TABLE IF NOT EXISTS experiments (
     error_signature TEXT,
     note TEXT NOT NULL DEFAULT '',
     verified INTEGER,
+    label TEXT,
+    score REAL,
+    score_n INTEGER,
+    score_spread REAL,
     created_at REAL NOT NULL,
     updated_at REAL NOT NULL,
     started_at REAL,
@@ -59,34 +65,48 @@ CREATE TABLE IF NOT EXISTS notes (
 );
 CREATE TABLE IF NOT EXISTS runs (
     exp_id TEXT NOT NULL, attempt INTEGER NOT NULL, slot TEXT, ok INTEGER NOT NULL, error_signature TEXT,
-    started_at REAL, finished_at REAL NOT NULL
+    started_at REAL, finished_at REAL NOT NULL, seed INTEGER
 );
 """
 
 _JSON_FIELDS = ("spec", "metrics")
 _UPDATABLE = frozenset({
     "attempts", "slot", "job_id", "seed", "metrics", "eval_mode", "error_signature", "note", "spec",
-    "started_at", "finished_at", "verified",
+    "started_at", "finished_at", "verified", "label", "score", "score_n", "score_spread",
 })
+# columns added since the first boards: a board written before gets them when it is opened
+_ADDED_COLUMNS = {"experiments": ("label TEXT", "score REAL", "score_n INTEGER", "score_spread REAL"),
+                  "runs": ("seed INTEGER",)}
 
 
 class Board:
     def __init__(self, path: Path, noise_floor: float | None = None):
         self.path = Path(path)
         self.noise_floor = noise_floor
+        self._local = threading.local()
         self.path.parent.mkdir(parents=True, exist_ok=True)
         with self._connect() as con:
             con.execute("PRAGMA journal_mode=WAL")
             con.executescript(_SCHEMA)
+            for table, columns in _ADDED_COLUMNS.items():
+                have = {r[1] for r in con.execute(f"PRAGMA table_info({table})")}
+                for column in columns:
+                    if column.split()[0] not in have:
+                        con.execute(f"ALTER TABLE {table} ADD COLUMN {column}")
 
     @contextmanager
     def _connect(self) -> Iterator[sqlite3.Connection]:
-        con = sqlite3.connect(self.path, timeout=30.0, isolation_level=None)
-        con.row_factory = sqlite3.Row
-        try:
-            yield con
-        finally:
-            con.close()
+        """This thread's connection (opened on first use; a forked child opens its own): opening one per call cost
+        the Dispatcher more than its queries, since the last connection to close checkpoints the WAL."""
+        cached = getattr(self._local, "con", None)
+        if cached is None or cached[0] != os.getpid():
+            con = sqlite3.connect(self.path, timeout=30.0, isolation_level=None, check_same_thread=True)
+            con.row_factory = sqlite3.Row
+            # WAL with NORMAL sync: a commit survives a killed process (resume after kill -9), only a power loss may
+            # take the last ones back; FULL would fsync every one of the Dispatcher's many small writes
+            con.execute("PRAGMA synchronous=NORMAL")
+            cached = self._local.con = (os.getpid(), con)
+        yield cached[1]
 
     @contextmanager
     def _write(self) -> Iterator[sqlite3.Connection]:
@@ -121,7 +141,7 @@ class Board:
     # ---- creating rows -------------------------------------------------------------------------------------
     def add(
         self, name: str, spec: dict[str, Any], hypothesis: str = "", parent: str | None = None,
-        kind: Literal["experiment", "verify"] = "experiment", state: State = "to_implement",
+        kind: Kind = "experiment", state: State = "to_implement",
         seed: int | None = None,
     ) -> Experiment:
         now = time.time()
@@ -220,6 +240,13 @@ class Board:
                 raise UnknownExperiment(f"no experiment {exp_id!r} on the board")
         return self.get(exp_id)
 
+    def close(self, exp_id: str, ok: bool, failure_note: str) -> Experiment:
+        """A run no Worker analyzes (a re-run, a noise-floor run): done when it recorded its result, else dead."""
+        if ok:
+            self.transition(exp_id, "analyzed")
+            return self.transition(exp_id, "done")
+        return self.transition(exp_id, "dead", note=failure_note)
+
     def cancel(self, exp_id: str, reason: str) -> Experiment:
         exp = self.get(exp_id)
         if exp.state not in CANCELLABLE:
@@ -228,11 +255,12 @@ class Board:
 
     # ---- runs (one row per finished GPU run, for the Supervisor's sliding window) ------------------------------
     def record_run(self, exp_id: str, attempt: int, slot: str | None, ok: bool, error_signature: str | None,
-                   started_at: float | None) -> None:
+                   started_at: float | None, seed: int | None = None) -> None:
         with self._write() as con:
             con.execute(
-                "INSERT INTO runs VALUES (?,?,?,?,?,?,?)",
-                (exp_id, attempt, slot, int(ok), error_signature, started_at, time.time()),
+                "INSERT INTO runs (exp_id, attempt, slot, ok, error_signature, started_at, finished_at, seed)"
+                " VALUES (?,?,?,?,?,?,?,?)",
+                (exp_id, attempt, slot, int(ok), error_signature, started_at, time.time(), seed),
             )
 
     def recent_runs(self, n: int) -> list[RunRecord]:

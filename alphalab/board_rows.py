@@ -10,6 +10,7 @@ from pydantic import BaseModel, Field
 
 from alphalab.errors import AlphalabError
 
+Kind = Literal["experiment", "verify", "noise"]
 State = Literal[
     "to_implement", "implemented", "checked", "queued", "running", "finished", "analyzed", "done", "cancelled",
     "failed", "dead",
@@ -51,7 +52,8 @@ class UnknownExperiment(AlphalabError):
 class Experiment(BaseModel):
     id: str
     seq: int
-    kind: Literal["experiment", "verify"] = "experiment"
+    # verify: a fresh-seed re-run of its parent; noise: a run of the reference configuration for the noise floor
+    kind: Kind = "experiment"
     name: str
     hypothesis: str = ""
     spec: dict[str, Any] = Field(default_factory=dict)
@@ -65,7 +67,12 @@ class Experiment(BaseModel):
     eval_mode: Literal["smoke", "full"] | None = None
     error_signature: str | None = None
     note: str = ""
-    verified: bool | None = None
+    verified: bool | None = None  # its label is `confirmed` (kept for boards written before the labels)
+    # what its re-runs settled (alphalab.significance): the label, and the mean, count and spread of its runs
+    label: str | None = None
+    score: float | None = None
+    score_n: int | None = None
+    score_spread: float | None = None
     created_at: float
     updated_at: float
     started_at: float | None = None
@@ -93,6 +100,7 @@ class RunRecord(BaseModel):
     error_signature: str | None
     started_at: float | None
     finished_at: float
+    seed: int | None = None
 
 
 def slugify(text: str, limit: int = 40) -> str:

@@ -22,12 +22,15 @@ from alphalab.board_rows import Experiment
 from alphalab.config import CampaignConfig, load_config
 from alphalab.errors import AdapterError, ConfigError
 from alphalab.execution import RunRequest, harness_command
+from alphalab.experiment_template import TemplateExperiment, render_template_dir
 from alphalab.harness_inputs import HarnessInputs
 from alphalab.manifest import Manifest, Metric
 from alphalab.noise_floor import NoiseFloor
 from alphalab.workspace import Workspace
 
+# seeds never repeat: an experiment runs with seed + seq, its re-runs and the noise runs with their own seq offset
 VERIFY_SEED_OFFSET = 10_000
+NOISE_SEED_OFFSET = 20_000
 
 
 def noise_floor_spread(ws: Workspace) -> float | None:
@@ -91,12 +94,27 @@ class Campaign:
     def exp_dir(self, exp_id: str) -> Path:
         return self.workspace.experiment(exp_id)
 
-    def seed_for(self, seq: int, verify: bool = False) -> int:
-        return self.config.seed + seq + (VERIFY_SEED_OFFSET if verify else 0)
+    def seed_for(self, seq: int, verify: bool = False, noise: bool = False) -> int:
+        return self.config.seed + seq + (VERIFY_SEED_OFFSET if verify else NOISE_SEED_OFFSET if noise else 0)
 
     @cached_property
     def harness_inputs(self) -> HarnessInputs:
         return HarnessInputs.of(self.config, self.manifest)
+
+    def render(self, exp: Experiment, params: dict[str, Any]) -> list[str]:
+        """Render the adapter's experiment template with `params` into the experiment's folder (the baseline Worker,
+        the greedy loop, the noise floor); returns the files written, folder-relative."""
+        rel = self.manifest.experiment.template_dir
+        if not rel:
+            raise AdapterError([f"{self.manifest.name}: the manifest has no experiment.template_dir to render "
+                                f"{exp.id} from"], where=str(self.workspace.adapter / "manifest.yaml"))
+        dest = self.exp_dir(exp.id)
+        written = render_template_dir(self.adapter.root / rel, dest, params,
+                                      TemplateExperiment(id=exp.id, name=exp.name, seed=exp.seed or 0))
+        return [p.relative_to(dest).as_posix() for p in written]
+
+    def run_seed(self, exp: Experiment) -> int:
+        return exp.seed if exp.seed is not None else self.config.seed
 
     def command(self, template: str, exp: Experiment, mode: str) -> str:
         """The filled harness command; an AdapterError when it would drop the campaign's sandbox settings (a
@@ -111,13 +129,13 @@ class Campaign:
                 "{network}` to both commands, or rerun Phases 0 and 2",
             ], where=str(self.workspace.adapter / "manifest.yaml"))
         return harness_command(template, self.harness_inputs, self.workspace, self.exp_dir(exp.id), mode,
-                               exp.seed if exp.seed is not None else self.config.seed)
+                               self.run_seed(exp))
 
     def run_request(self, exp: Experiment, slot: str, mode: str = "full") -> RunRequest:
         spec = self.manifest.experiment
         template = spec.full_command if mode == "full" else spec.smoke_command
         return RunRequest(
-            exp_id=exp.id, attempt=exp.attempts, mode=mode, seed=exp.seed if exp.seed is not None else 0, slot=slot,
+            exp_id=exp.id, attempt=exp.attempts, mode=mode, seed=self.run_seed(exp), slot=slot,
             command=self.command(template, exp, mode), exp_dir=self.exp_dir(exp.id), workspace=self.workspace.root,
             timeout_s=self.harness_inputs.time_limit_s(mode),
             launch=f"{exp.started_at:.3f}" if exp.started_at else "",

@@ -120,9 +120,13 @@ class Phase3Config(Strict):
     supervisor_window: int = Field(10, ge=1)
     supervisor_threshold: float = Field(0.3, ge=0, le=1)
     proposals_per_turn: int = Field(4, ge=1)
-    noise_seeds: int = Field(3, ge=0)
-    # off for a deterministic harness, or when a second full run of the best costs too much
-    verify_new_best: bool = Field(True, description="re-run each new best with a fresh seed before marking it verified")
+    noise_seeds: int = Field(3, ge=0, description="full runs of the reference configuration, each with a fresh seed, "
+                             "at the start of Phase 3 (apart from the experiment budget); 0 turns the noise floor off")
+    # off for a deterministic harness, or when re-running the best costs too much
+    verify_new_best: bool = Field(True, description="re-run each new best with fresh seeds before it is confirmed")
+    verify_reruns: int = Field(5, ge=1, description="fresh-seed re-runs of a new best (alphalab.significance)")
+    confirm_alpha: float = Field(0.025, gt=0, lt=0.5, description="a gain is confirmed when noise alone would give "
+                                 "one as large with a probability below this (one-sided t-test)")
     playbook_max_chars: int = Field(6000, ge=500)
 
 

@@ -129,6 +129,15 @@ class SearchSpace(_Strict):
         return self
 
 
+class TrivialBaseline(_Strict):
+    """The domain's trivial baseline, which every leaderboard row is read against beside the noise floor."""
+
+    label: str = Field(min_length=1, description="what it is, e.g. `seasonal naive (24)` or `eager PyTorch`")
+    params: dict[str, str | int | float | bool] | None = Field(
+        None, description="the template's params that build it (run once with the noise floor); none: the search "
+                          "space's reference is the baseline itself, and the noise floor's mean is its value")
+
+
 class Manifest(_Strict):
     name: str
     description: str = ""
@@ -139,6 +148,7 @@ class Manifest(_Strict):
     exploration_script: str | None = Field(None, description="adapter-relative script the baseline Explorer runs")
     harness: str | None = Field(None, description="name of a built-in trusted harness under harnesses/")
     seasonality: int | None = None
+    trivial_baseline: TrivialBaseline | None = None
     options: dict[str, str | int | float | bool] = Field(default_factory=dict)
 
     @model_validator(mode="after")

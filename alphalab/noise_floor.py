@@ -24,6 +24,10 @@ class NoiseFloor(BaseModel):
     std: float
     spread: float = Field(description="max - min over seeds: a gain smaller than this is inside the noise")
     params: dict[str, str | int | float | bool] = Field(default_factory=dict)
+    # what it was measured on (alphalab.phase3.noise_runs.noise_key): a change of harness or data measures it again
+    key: str = ""
+    baseline_label: str | None = None
+    baseline_value: float | None = None
 
     @classmethod
     def from_results(cls, metric: str, seeds: Sequence[int], results: Sequence[RunResult],
@@ -32,10 +36,15 @@ class NoiseFloor(BaseModel):
                if r.status != "ok" or metric not in r.metrics]
         if bad:
             raise ValueError("noise floor: reference runs failed: " + "; ".join(bad))
-        values = [r.metrics[metric] for r in results]
+        return cls.of(metric, seeds, [r.metrics[metric] for r in results], params=params or {})
+
+    @classmethod
+    def of(cls, metric: str, seeds: Sequence[int], values: Sequence[float], **fields) -> "NoiseFloor":
+        """The floor of these values (one per seed); `fields` are the other fields (params, key, baseline)."""
+        values = list(values)
         return cls(metric=metric, seeds=list(seeds), values=values, mean=statistics.fmean(values),
-                   std=statistics.stdev(values) if len(values) > 1 else 0.0,
-                   spread=max(values) - min(values), params=params or {})
+                   std=statistics.stdev(values) if len(values) > 1 else 0.0, spread=max(values) - min(values),
+                   **fields)
 
     def write(self, workspace: Workspace) -> Path:
         path = workspace.root / NOISE_FLOOR_FILE

@@ -16,6 +16,7 @@ from alphalab.board_rows import IllegalTransition, UnknownExperiment
 from alphalab.campaign import Campaign
 from alphalab.cost import UsageLedger
 from alphalab.errors import AlphalabError
+from alphalab.leaderboard_text import noise_line
 from alphalab.phase3.contracts import InboxItem
 from alphalab.phase3.progress import load_progress
 
@@ -34,6 +35,7 @@ class StatusReport(BaseModel):
     usd_budget: float
     stop_reason: str | None
     flow_run_id: str | None
+    noise: str = ""
 
     def text(self) -> str:
         counts = ", ".join(f"{k} {v}" for k, v in self.counts.items() if v) or "empty"
@@ -41,6 +43,7 @@ class StatusReport(BaseModel):
             f"campaign {self.campaign} ({self.workspace})",
             f"board: {counts}",
             f"best: {self.best}",
+            self.noise,
             f"budget: {self.experiments_used}/{self.experiments_budget} experiments, "
             f"${self.usd_spent:.4f} of ${self.usd_budget:.2f}",
         ]
@@ -62,11 +65,12 @@ def status(workspace: str | Path) -> StatusReport:
     best = board.best(metric)
     return StatusReport(
         campaign=config.name, workspace=str(campaign.workspace.root), counts=board.counts(),
-        best=(f"{best.id} {metric.name}={best.value:.6g} ({best.verification})" if best else "none yet"),
+        best=(f"{best.id} {metric.name}={best.value:.6g} over {best.n} run(s) ({best.verification})" if best
+              else "none yet"),
         experiments_used=board.experiments_used(), experiments_budget=config.budgets.experiments,
         usd_spent=UsageLedger(campaign.workspace.usage_log, pricing=config.pricing).total_usd,
         usd_budget=config.budgets.usd, stop_reason=load_progress(board).stop_reason,
-        flow_run_id=board.get_meta(FLOW_RUN_META),
+        flow_run_id=board.get_meta(FLOW_RUN_META), noise=noise_line(campaign),
     )
 
 

@@ -2,8 +2,9 @@
 stop on convergence.
 
 A result is *measured* when it comes from a full evaluation that recorded the metric and was analyzed (state
-`analyzed` or `done`); it *ranks* when it is also an experiment, not a verification re-run (a re-run only sets its
-parent's `verified` flag). Smoke-test metrics never rank. Ties keep the earlier experiment first.
+`analyzed` or `done`); it *ranks* when it is also an experiment, not a re-run or a noise-floor run (a re-run counts
+towards its parent's value and label). Smoke-test metrics never rank. A row's value is the mean over its runs once
+its re-runs settled it (`score`), else its one run's value. Ties keep the earlier experiment first.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from pydantic import BaseModel
 
 from alphalab.board_rows import TERMINAL, Experiment
 from alphalab.manifest import Metric
+from alphalab.significance import Label
 
 RANKED_KIND = "experiment"
 MEASURED_STATES = ("analyzed", "done")
@@ -30,7 +32,9 @@ def ranks(e: Experiment, metric: Metric) -> bool:
 
 
 def ranked_value(e: Experiment, metric: Metric) -> float | None:
-    return e.metrics[metric.name] if ranks(e, metric) else None
+    if not ranks(e, metric):
+        return None
+    return e.score if e.score is not None else e.metrics[metric.name]
 
 
 def beats(metric: Metric, a: float, b: float | None) -> bool:
@@ -46,7 +50,7 @@ def _sign(metric: Metric) -> int:
 
 def ordered(rows: Iterable[Experiment], metric: Metric) -> list[Experiment]:
     """The rows that rank, best first."""
-    return sorted((e for e in rows if ranks(e, metric)), key=lambda e: (_sign(metric) * e.metrics[metric.name], e.seq))
+    return sorted((e for e in rows if ranks(e, metric)), key=lambda e: (_sign(metric) * ranked_value(e, metric), e.seq))
 
 
 def sql_ranked(metric: Metric) -> tuple[str, list[Any]]:
@@ -56,7 +60,7 @@ def sql_ranked(metric: Metric) -> tuple[str, list[Any]]:
     where = (f"kind = ? AND state IN ({','.join('?' * len(MEASURED_STATES))}) AND eval_mode = ? "
              "AND json_type(metrics, ?) IN ('integer', 'real')")
     direction = "ASC" if metric.direction == "min" else "DESC"
-    return (f"WHERE {where} ORDER BY json_extract(metrics, ?) {direction}, seq",
+    return (f"WHERE {where} ORDER BY COALESCE(score, json_extract(metrics, ?)) {direction}, seq",
             [RANKED_KIND, *MEASURED_STATES, MEASURED_MODE, path, path])
 
 
@@ -64,47 +68,44 @@ class LeaderboardEntry(BaseModel):
     rank: int
     id: str
     name: str
-    value: float
-    metrics: dict[str, float]
-    verified: bool | None
+    value: float  # the mean over its runs
+    n: int = 1  # its runs: the first and every re-run that recorded the metric
+    spread: float = 0.0  # max - min over those runs
+    metrics: dict[str, float]  # of its first run
+    label: Label = "provisional"
     # the lead over the next entry is not larger than the domain's noise floor
     within_noise: bool = False
-    rerun_value: float | None = None
-    rerun_pending: bool = False  # its verification re-run is on the board and not through yet
+    rerun_values: list[float] = []
+    rerun_pending: bool = False  # re-runs of it are on the board and not through yet
     analyzed_seq: int | None = None
 
     @property
     def verification(self) -> str:
-        """What a reader of the leaderboard needs: verified, refuted, waiting for its re-run, or never re-run (only
-        a new best is)."""
-        if self.verified:
-            return "verified"
-        if self.verified is False:
-            return "refuted by its re-run" if self.rerun_value is not None else "re-run failed"
-        return "re-run pending" if self.rerun_pending else "not re-run"
+        """The label, or that its re-runs are still running."""
+        return "re-run pending" if self.rerun_pending else self.label
 
 
 def leaderboard(rows: Iterable[Experiment], reruns: Iterable[Experiment], metric: Metric,
                 noise_floor: float | None = None) -> list[LeaderboardEntry]:
     """Ranked entries, best first. `reruns` are the verification rows of (at least) these experiments; an entry's
     lead is within the noise when the next row in `rows` is not further than `noise_floor` behind."""
-    values: dict[str, float] = {}
+    values: dict[str, list[float]] = {}
     pending: set[str] = set()
     for v in reruns:
         if v.parent and measured(v, metric):
-            values[v.parent] = v.metrics[metric.name]
+            values.setdefault(v.parent, []).append(v.metrics[metric.name])
         elif v.parent and v.state not in TERMINAL:
             pending.add(v.parent)
     top = ordered(rows, metric)
     out = []
     for i, e in enumerate(top):
-        value = e.metrics[metric.name]
+        value = ranked_value(e, metric)
         within = (noise_floor is not None and i + 1 < len(top)
-                  and abs(value - top[i + 1].metrics[metric.name]) <= noise_floor)
+                  and abs(value - ranked_value(top[i + 1], metric)) <= noise_floor)
         out.append(LeaderboardEntry(
-            rank=i + 1, id=e.id, name=e.name, value=value, metrics=e.metrics, verified=e.verified,
-            within_noise=within, rerun_value=values.get(e.id), rerun_pending=e.id in pending,
-            analyzed_seq=e.analyzed_seq,
+            rank=i + 1, id=e.id, name=e.name, value=value, n=e.score_n or 1, spread=e.score_spread or 0.0,
+            metrics=e.metrics, label=e.label or "provisional", within_noise=within,
+            rerun_values=values.get(e.id, []), rerun_pending=e.id in pending, analyzed_seq=e.analyzed_seq,
         ))
     return out
 

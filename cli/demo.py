@@ -14,6 +14,7 @@ import yaml
 
 from alphalab.config import CampaignConfig
 from alphalab.errors import AlphalabError
+from alphalab.manifest import Manifest
 from alphalab.reference_runs import evaluate_params
 from alphalab.workspace import Workspace
 
@@ -26,7 +27,6 @@ LLM_MODELS = {
     "ANTHROPIC_API_KEY": {"default": {"provider": "anthropic", "model": "claude-sonnet-4-5"},
                           "roles": {"strategist": {"provider": "anthropic", "model": "claude-opus-4-5"}}},
 }
-SEASONAL_NAIVE = "seasonal_naive_24"
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -54,16 +54,28 @@ def demo_config(workspace: Path, data: Path, experiments: int | None) -> Path:
     return path
 
 
-def seasonal_naive_rmse(ws: Workspace, config: CampaignConfig) -> float | None:
-    result = evaluate_params(ws, config, {"model": SEASONAL_NAIVE}, ws.root / "references" / SEASONAL_NAIVE,
-                             label="seasonal naive (24)")
+def comparison_season(config: CampaignConfig, manifest: Manifest) -> int:
+    """The period of the seasonal naive the best experiment is compared with: the dataset's season, as the harness
+    decides it (the manifest's explicit seasonality, else the season of the data's freq)."""
+    from harnesses.forecasting.seasonality import dataset_periods  # pandas: loaded only when a demo runs
+
+    return dataset_periods(config.data_path, manifest.seasonality)[0]
+
+
+def seasonal_naive_rmse(ws: Workspace, config: CampaignConfig, season: int) -> float | None:
+    from harnesses.forecasting.baselines import seasonal_naive_name
+
+    name = seasonal_naive_name(season)
+    result = evaluate_params(ws, config, {"model": name}, ws.root / "references" / name,
+                             label=f"seasonal naive ({season})")
     return result.metrics.get("rmse") if result.status == "ok" else None
 
 
 def run(args: argparse.Namespace) -> int:
     from alphalab.campaign import Campaign
     from cli.run import start_campaign
-    from alphalab.roles.strategist import leaderboard_markdown
+    from alphalab.leaderboard_text import leaderboard_markdown
+    from alphalab.phase3.noise_runs import current_floor
     from harnesses.forecasting.demo_data import build_demo_dataset
 
     workspace, data = Path(args.workspace).resolve(), Path(args.data).resolve()
@@ -74,14 +86,23 @@ def run(args: argparse.Namespace) -> int:
     start_campaign(config, workspace, verbose=args.verbose)
 
     env = Campaign.load(workspace)
-    print("\nleaderboard\n" + leaderboard_markdown(env.board, env.manifest))
+    print("\nleaderboard\n" + leaderboard_markdown(env))
     top = env.board.best(env.metric)
-    best = top.value if top else None
-    naive = seasonal_naive_rmse(env.workspace, env.config)
-    if best is None or naive is None:
+    floor = current_floor(env)
+    if floor is not None and floor.baseline_value is not None:  # the campaign ran it beside its noise floor
+        label, naive = floor.baseline_label, floor.baseline_value
+    else:
+        season = comparison_season(env.config, env.manifest)
+        label, naive = f"seasonal naive ({season})", seasonal_naive_rmse(env.workspace, env.config, season)
+    if top is None or naive is None:
         raise AlphalabError(f"the demo produced no comparable result; see {workspace}")
-    gain = (naive - best) / naive * 100
-    print(f"\nbest RMSE {best:.2f} vs seasonal naive (24) {naive:.2f}: {gain:+.1f}% "
-          f"({'better' if best < naive else 'NOT better'})")
+    best = top.value
+    print(f"\nbest RMSE {best:.2f} ({top.verification}, the mean of {top.n} run(s)) vs {label} {naive:.2f}: "
+          f"{(naive - best) / naive * 100:+.1f}% ({'better' if best < naive else 'NOT better'})")
+    if floor is not None:
+        lead = floor.mean - best
+        print(f"vs the noise floor: the reference configuration scores {floor.mean:.2f} +- {floor.std:.2f} over "
+              f"{len(floor.values)} seeds (spread {floor.spread:.2f}); the best is {lead:.2f} below its mean, "
+              f"{lead / floor.spread if floor.spread else float('inf'):.1f} times the spread")
     print(f"workspace: {workspace}\nsee the runs and artifacts: `prefect server start`, then http://127.0.0.1:4200")
     return 0

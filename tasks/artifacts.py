@@ -13,6 +13,7 @@ from prefect.artifacts import create_markdown_artifact, create_progress_artifact
 from alphalab.board import Board
 from alphalab.board_rows import COLUMNS
 from alphalab.campaign import Campaign
+from alphalab.leaderboard_text import noise_line
 from alphalab.roles.reporter import OVERVIEW
 
 MAX_CHARS = 900_000  # artifacts stay under ~1 MB
@@ -22,9 +23,9 @@ CARDS_PER_COLUMN = 40
 def leaderboard_rows(env: Campaign) -> list[dict]:
     metric = env.metric
     return [
-        {"rank": e.rank, "id": e.id, metric.name: e.value,
-         "verified": e.verification,
-         "within_noise": e.within_noise, "rerun": e.rerun_value, "name": e.name}
+        {"rank": e.rank, "id": e.id, metric.name: e.value, "n": e.n, "spread": e.spread, "label": e.verification,
+         "lead_within_noise_floor": e.within_noise, "reruns": ", ".join(f"{v:.6g}" for v in e.rerun_values),
+         "name": e.name}
         for e in env.board.leaderboard(metric, limit=100)
     ]
 
@@ -67,15 +68,18 @@ class Phase3Artifacts:
         rows = leaderboard_rows(env)
         if rows:
             create_table_artifact(rows, key=self.key("leaderboard"),
-                                  description=f"{env.metric.name} ({env.metric.direction}); full evaluations only")
+                                  description=f"{env.metric.name} ({env.metric.direction}); full evaluations "
+                                              f"only; {noise_line(env)}")
         playbook = env.workspace.playbook.read_text() if env.workspace.playbook.is_file() else "(empty)"
         create_markdown_artifact(playbook[:MAX_CHARS], key=self.key("playbook"), description="the playbook")
         create_markdown_artifact(kanban_markdown(env.board, env.metric.name)[:MAX_CHARS], key=self.key("board"),
                                  description="experiment board")
         budget = env.config.budgets.experiments
         used = env.board.experiments_used()
+        apart = {k: len(env.board.select(kind=k)) for k in ("noise", "verify")}
         create_progress_artifact(min(100.0, 100.0 * used / budget), key=self.key("budget"),
-                                 description=f"{used} of {budget} experiments")
+                                 description=f"{used} of {budget} experiments (apart from the budget: "
+                                             f"{apart['noise']} noise-floor runs, {apart['verify']} re-runs)")
         self._publish_milestones()
 
     def _publish_milestones(self) -> None:

@@ -65,17 +65,20 @@ def test_leaderboard_full_only_direction_noise_and_verification(tmp_path):
     rows = board.leaderboard(LOSS)
     assert [r.id for r in rows] == [c, b, a]  # the smoke result never enters, lower is better
     assert rows[0].within_noise and not rows[1].within_noise
-    assert [r.verification for r in rows] == ["not re-run"] * 3
+    assert [r.verification for r in rows] == ["provisional"] * 3 and [r.n for r in rows] == [1, 1, 1]
     v = board.add("verify c", {}, parent=c, kind="verify", state="checked")
     _through(board, v.id, "queued", "running")
-    assert [r.verification for r in board.leaderboard(LOSS)] == ["re-run pending", "not re-run", "not re-run"]
+    assert [r.verification for r in board.leaderboard(LOSS)] == ["re-run pending", "provisional", "provisional"]
     board.transition(v.id, "finished", metrics={"loss": 0.302}, eval_mode="full")
     board.transition(v.id, "analyzed")
-    board.update(c, verified=True)
+    # what verification settles: the label and the value as the mean over the runs, which ranks the row
+    board.update(c, label="confirmed", verified=True, score=0.301, score_n=2, score_spread=0.002)
     top = board.best(LOSS)
-    assert (top.id, top.verified, top.rerun_value, top.verification) == (c, True, 0.302, "verified")
-    board.update(c, verified=False)
-    assert board.best(LOSS).verification == "refuted by its re-run"
+    assert (top.id, top.value, top.n, top.spread, top.rerun_values, top.verification) == (
+        c, 0.301, 2, 0.002, [0.302], "confirmed")
+    board.update(c, label="refuted", verified=False, score=0.31)
+    assert board.best(LOSS).id == b and [r.id for r in board.leaderboard(LOSS)] == [b, c, a]
+    assert board.leaderboard(LOSS)[1].verification == "refuted"
     assert all(r.id != v.id for r in board.leaderboard(LOSS))  # re-runs are not entries of their own
     assert board.leaderboard(ACC) == []
 

@@ -12,7 +12,7 @@ import yaml
 
 from alphalab.adapters import COMMON_VARIABLES, ROLE_VARIABLES, load_adapter
 from alphalab.manifest import Manifest
-from alphalab.results import RunResult, read_result
+from alphalab.results import read_result
 from alphalab.workspace import ADAPTER_FILES, Workspace
 from prompt_rendering import render_prompt
 from alphalab.experiment_template import TemplateExperiment, render_template_dir
@@ -53,8 +53,9 @@ def _dummy(manifest: Manifest) -> dict:
 def test_manifest_and_all_eleven_files(manifest):
     assert (manifest.primary.name, manifest.primary.direction) == ("rmse", "min")
     assert {m.name for m in manifest.metrics} == {"rmse", "mae", "mase"}
+    # no seasonality of its own: the harness takes the season of the data's freq, and Phase 0 writes it in
     assert (manifest.experiment.entry_point, manifest.harness, manifest.seasonality) == ("strategy.py",
-                                                                                         "forecasting", 24)
+                                                                                         "forecasting", None)
     assert manifest.search_space.reference["model"] == "DLinear"
     assert all((ADAPTER / f).is_file() for f in ADAPTER_FILES)
     assert load_adapter(ADAPTER).manifest == manifest  # the project's own validator finds no problem
@@ -112,7 +113,7 @@ def test_exploration_script_writes_figures_plots_and_learnings(tmp_path, manifes
     assert "- series: 4" in out.stdout and "- test_entries: 8" in out.stdout
     acf168 = float(next(ln for ln in out.stdout.splitlines() if ln.startswith("- acf_168")).split(":")[1])
     assert 0.3 < acf168 <= 1.0  # the generated data has a weekly cycle
-    assert {p.name for p in (ws / "plots").iterdir()} == {"series_last_two_weeks.png", "acf.png", "pca.png"}
+    assert {p.name for p in (ws / "plots").iterdir()} == {"series_recent.png", "acf.png", "pca.png"}
     assert "seasonal_naive_168" in (ws / "learnings.md").read_text()
 
 

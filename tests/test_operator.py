@@ -27,7 +27,8 @@ def test_status_reports_counts_best_and_budget(ws, capsys):
     assert main(["status", "--workspace", str(workspace.root)]) == 0
     out = capsys.readouterr().out
     assert "analyzed 1" in out and "to_implement 1" in out
-    assert "e001-best loss=0.0123 (not re-run)" in out
+    assert "e001-best loss=0.0123 over 1 run(s) (provisional)" in out
+    assert "noise floor: off (phase3.noise_seeds: 0)" in out
     assert "2/5 experiments" in out and "$0.0000" in out
 
 

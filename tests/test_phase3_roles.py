@@ -170,8 +170,8 @@ def test_reporter_writes_overview_and_convergence_plot(env):
     out = reporter.write_milestone(_ctx(env), 1)
     assert out.plot.read_bytes()[:4] == b"\x89PNG"
     text = out.overview.read_text()
-    assert "e004-r3: loss = 0.1 (not re-run)" in text
-    assert "| 3 | 0.4 | 0.3 |" in text and "best result not verified yet" in text
+    assert "e004-r3: loss = 0.1 over 1 run(s), spread 0 (provisional)" in text
+    assert "| 3 | 0.4 | 0.3 |" in text and "the best result is not confirmed (provisional)" in text
 
 
 def test_the_phase3_core_runs_without_prefect():

@@ -26,6 +26,8 @@ TRAIN_PY = re.sub(r"\{\{.*?\}\}", "scripted", (ADAPTER / "experiment" / "train.p
 EXP_ID = re.compile(r"[Ee]xperiment (e\d{3}-[a-z0-9-]+)")
 # fix attempt n of these experiments writes this mode
 FIX_PLAN = {"flaky": ["smoke-ok", "ok"], "doomed": ["smoke-ok", "smoke-ok"]}
+# the noise floor's rows come first on the board (they take e001-e003)
+NOISE_SEEDS = 3
 
 
 def _propose(name, x, kind, mode="ok"):
@@ -38,7 +40,7 @@ def _turns() -> list[list[tuple[str, dict]]]:
     turns = [
         [_propose("wide", 0.9, "a"), _propose("flaky", 0.8, "a", "crash"), _propose("doomed", 0.65, "c", "smoke-ok"),
          _propose("unlikely", 0.99, "c"),
-         ("cancel_experiment", {"exp_id": "e004-unlikely", "reason": "kind c at the edge will not help"}),
+         ("cancel_experiment", {"exp_id": f"e{4 + NOISE_SEEDS:03d}-unlikely", "reason": "kind c at the edge will not help"}),
          ("update_playbook", {"heading": "Turn 1", "content": "- start wide; kind c looks weak"}), done],
         [_propose("a75", 0.75, "a"), _propose("a70", 0.7, "a"), _propose("a65", 0.65, "a"), _propose("c95", 0.95, "c"),
          done],
@@ -104,7 +106,7 @@ def campaign(tmp_path, monkeypatch):
         budgets={"experiments": 40},
         models={"roles": {r: {**scripted, "model": r} for r in ("strategist", "worker", "supervisor")}},
         phase3={"patience": 8, "reporter_every": 6, "supervisor_window": 6, "supervisor_threshold": 0.3,
-                "proposals_per_turn": 4, "strategist_every": 5},
+                "proposals_per_turn": 4, "strategist_every": 5, "noise_seeds": NOISE_SEEDS, "verify_reruns": 2},
     )
     env = Campaign(config, ws)
     router = Router(env)
@@ -136,9 +138,14 @@ def test_scripted_phase3(campaign):
     assert rows["flaky"].metrics["loss"] == pytest.approx(0.25, abs=0.002)
     assert rows["doomed"].state == "dead" and rows["doomed"].attempts == 2
     assert rows["doomed"].error_signature == "MemoryError"
-    # the best is verified by a fresh-seed re-run
+    # the noise floor was measured first, and the best is confirmed by its fresh-seed re-runs against it
+    noise = board.select(kind="noise")
+    assert len(noise) == NOISE_SEEDS and all(e.state == "done" for e in noise)
+    assert max(e.started_at for e in noise) <= min(e.started_at for e in board.select(kind="experiment")
+                                                   if e.started_at)
     best = board.best(env.metric)
-    assert best.id == rows["best"].id and best.verified is True and best.rerun_value is not None
+    assert best.id == rows["best"].id and best.verification == "confirmed"
+    assert len(best.rerun_values) == 2 and best.n == 3
     # the Supervisor's patch is a git commit with its reason
     log = ws.git("log", "--format=%s").stdout
     assert SUPERVISOR_REASON in log

@@ -1,8 +1,9 @@
 """Baseline exploration of a forecasting dataset in the GluonTS layout: python explore.py DATA_PATH WORKSPACE
 
 Reads the training split only (the test split's targets are for the harness), and writes figures and plots:
-summary statistics, ACF at the daily and weekly lags, seasonality strength, cross-series correlation, PCA, and a
-seasonal-naive backtest on the last windows of the training data. Output: WORKSPACE/plots/*.png,
+summary statistics, ACF and seasonality strength at the dataset's seasonal periods (24 and 168 on hourly data, 12 on
+monthly: harnesses/forecasting/seasonality.py, the manifest's own seasonality first), cross-series correlation, PCA,
+and a seasonal-naive backtest on the last windows of the training data. Output: WORKSPACE/plots/*.png,
 WORKSPACE/data_report/exploration.md and WORKSPACE/learnings.md; the summary is printed too.
 """
 
@@ -16,9 +17,15 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
+import yaml  # noqa: E402
+
+from alphalab.manifest import Manifest  # noqa: E402
+from alphalab.workspace import Workspace  # noqa: E402
+from harnesses.forecasting.baselines import seasonal_naive_name  # noqa: E402
+from harnesses.forecasting.seasonality import dataset_periods  # noqa: E402
 
 MAX_SERIES_FOR_ACF = 100
-ALIGN = 2016  # the last 12 weeks (hourly) of every series, for cross-series figures
+ALIGN_PERIODS = 12  # the last 12 longest periods of every series (12 weeks of hourly data), for cross-series figures
 
 
 def load_train(data: Path) -> tuple[dict, list[np.ndarray], int]:
@@ -73,19 +80,25 @@ def seasonal_naive_rmse(series: list[np.ndarray], H: int, m: int, windows: int) 
     return float(np.sqrt(np.nanmean(np.concatenate(errs)))) if errs else float("nan")
 
 
+def explicit_seasonality(ws: Path) -> int | None:
+    """The workspace manifest's own seasonality, which wins over the data's freq (as in the harness)."""
+    path = Workspace(ws).adapter / "manifest.yaml"
+    return Manifest.model_validate(yaml.safe_load(path.read_text())).seasonality if path.is_file() else None
+
+
 def main(data: Path, ws: Path) -> str:
     meta, series, test_entries = load_train(data)
     H = int(meta["prediction_length"])
+    periods = dataset_periods(data, explicit_seasonality(ws))
+    season, longest = periods[0], periods[-1]
     lengths = np.array([len(s) for s in series])
     allv = np.concatenate(series)
     plots = ws / "plots"
     plots.mkdir(parents=True, exist_ok=True)
     sample = series[:: max(1, len(series) // MAX_SERIES_FOR_ACF)]
-    acf24 = np.nanmean([acf(s, 24) for s in sample])
-    acf168 = np.nanmean([acf(s, 168) for s in sample])
-    s24 = np.nanmean([seasonal_strength(s, 24) for s in sample])
-    s168 = np.nanmean([seasonal_strength(s, 168) for s in sample])
-    L = int(min(ALIGN, lengths.min()))
+    acfs = {m: np.nanmean([acf(s, m) for s in sample]) for m in periods}
+    strengths = {m: np.nanmean([seasonal_strength(s, m) for s in sample]) for m in periods}
+    L = int(min(ALIGN_PERIODS * longest, lengths.min()))
     aligned = np.stack([np.nan_to_num(s[-L:], nan=np.nanmean(s)) for s in series])
     std = aligned.std(axis=1, keepdims=True)
     z = (aligned - aligned.mean(axis=1, keepdims=True)) / np.where(std > 0, std, 1)
@@ -94,19 +107,19 @@ def main(data: Path, ws: Path) -> str:
     sv = np.linalg.svd(z.T - z.T.mean(axis=0), compute_uv=False)  # components over series, samples over time
     explained = sv ** 2 / (sv ** 2).sum()
     windows = 7
-    sn24 = seasonal_naive_rmse(series, H, 24, windows)
-    sn168 = seasonal_naive_rmse(series, H, 168, windows)
+    naive_rmse = {m: seasonal_naive_rmse(series, H, m, windows) for m in periods}
 
     fig, ax = plt.subplots(figsize=(10, 4))
     for s in series[:5]:
-        ax.plot(s[-336:], lw=0.8)
-    ax.set(title="last two weeks of training data (first 5 series)", xlabel="hour")
-    fig.savefig(plots / "series_last_two_weeks.png", dpi=80)
+        ax.plot(s[-2 * longest:], lw=0.8)
+    ax.set(title=f"last {2 * longest} steps of training data (first 5 series)", xlabel="step")
+    fig.savefig(plots / "series_recent.png", dpi=80)
     fig, ax = plt.subplots(figsize=(8, 3))
-    lags = np.arange(1, 337)
+    lags = np.arange(1, 2 * longest + 1)
     ax.plot(lags, [np.nanmean([acf(s, k) for s in sample[:20]]) for k in lags])
-    ax.axvline(24, ls=":"), ax.axvline(168, ls=":")
-    ax.set(title="mean ACF", xlabel="lag (h)")
+    for m in periods:
+        ax.axvline(m, ls=":")
+    ax.set(title="mean ACF", xlabel="lag (steps)")
     fig.savefig(plots / "acf.png", dpi=80)
     fig, ax = plt.subplots(figsize=(6, 3))
     ax.bar(range(1, min(10, len(explained)) + 1), explained[:10])
@@ -115,22 +128,24 @@ def main(data: Path, ws: Path) -> str:
     plt.close("all")
 
     figures = {
-        "series": len(series), "freq": meta.get("freq"), "prediction_length": H,
+        "series": len(series), "freq": meta.get("freq"), "seasonal_periods": list(periods), "prediction_length": H,
         "train_length_min": int(lengths.min()), "train_length_max": int(lengths.max()),
         "test_entries": test_entries, "mean": float(np.nanmean(allv)), "std": float(np.nanstd(allv)),
         "min": float(np.nanmin(allv)), "max": float(np.nanmax(allv)), "missing_fraction": float(np.isnan(allv).mean()),
-        "acf_24": float(acf24), "acf_168": float(acf168), "seasonal_strength_24": float(s24),
-        "seasonal_strength_168": float(s168), "mean_cross_correlation": mean_corr,
-        "pca_explained_first_3": [round(float(v), 3) for v in explained[:3]],
-        "train_backtest_rmse_seasonal_naive_24": sn24, "train_backtest_rmse_seasonal_naive_168": sn168,
+        **{f"acf_{m}": float(v) for m, v in acfs.items()},
+        **{f"seasonal_strength_{m}": float(v) for m, v in strengths.items()},
+        "mean_cross_correlation": mean_corr, "pca_explained_first_3": [round(float(v), 3) for v in explained[:3]],
+        **{f"train_backtest_rmse_{seasonal_naive_name(m)}": v for m, v in naive_rmse.items()},
     }
     lines = [f"- {k}: {v:.4g}" if isinstance(v, float) else f"- {k}: {v}" for k, v in figures.items()]
-    best_m = 168 if sn168 < sn24 else 24
+    best_m = min(periods, key=lambda m: np.nan_to_num(naive_rmse[m], nan=np.inf))
+    # the longer cycle when it is at least as strong as the season, else two seasons
+    context = longest if len(periods) > 1 and acfs[longest] >= acfs[season] else 2 * season
+    acf_text = " vs ".join(f"lag {m} {acfs[m]:.2f}" for m in reversed(periods))
     implications = [
         f"- Seasonal naive({best_m}) is the stronger baseline on the last {windows} training windows "
-        f"(RMSE {min(sn24, sn168):.4g}); every model must beat it.",
-        f"- Weekly ACF {acf168:.2f} vs daily {acf24:.2f}: use a context of at least "
-        f"{'168' if acf168 >= acf24 else '48'} steps.",
+        f"(RMSE {naive_rmse[best_m]:.4g}); every model must beat it.",
+        f"- ACF at {acf_text}: use a context of at least {context} steps.",
         f"- Mean cross-series correlation {mean_corr:.2f}: "
         + ("a global model / cross-series model (iTransformer) can share strength." if mean_corr > 0.3 else
            "series are weakly related; per-series scaling matters more than cross-series attention."),
@@ -138,7 +153,7 @@ def main(data: Path, ws: Path) -> str:
     summary = "## Figures (training split)\n\n" + "\n".join(lines) + "\n\n## Implications\n\n" + "\n".join(implications)
     (ws / "data_report").mkdir(parents=True, exist_ok=True)
     (ws / "data_report" / "exploration.md").write_text(
-        f"# Data report\n\nData: `{data}`\n\n{summary}\n\nPlots: plots/series_last_two_weeks.png, plots/acf.png, "
+        f"# Data report\n\nData: `{data}`\n\n{summary}\n\nPlots: plots/series_recent.png, plots/acf.png, "
         "plots/pca.png\n")
     (ws / "learnings.md").write_text(f"# Learnings\n\n{summary}\n")
     return summary

@@ -4,7 +4,8 @@ board, assigns tasks by priority and keeps the GPU slots busy.
 Event-driven: runs and role tasks report their end into one queue, and the loop handles each event at once (the
 paper's Dispatcher ticked every 30 s). Between events it wakes at most every `poll_s` to read operator input.
 
-Priorities: fix > analyze > implement; queued runs start on free slots (verification re-runs first). The Strategist
+Priorities: fix > analyze > implement; queued runs start on free slots, the noise floor's first (noise_runs.py), then
+re-runs of a new best, then experiments. The Strategist
 runs every `strategist_every` analyzed experiments or when the queue would run dry; the Reporter every
 `reporter_every`; the Supervisor when the failure rate of the recent runs passes its threshold (supervision.py).
 Stops are in stops.py, verification of a new best in verification.py, resuming after a crash in recovery.py.
@@ -22,7 +23,7 @@ from alphalab.board_rows import PENDING, IllegalTransition, UnknownExperiment
 from alphalab.campaign import Campaign
 from alphalab.execution import ExperimentRunner, RunOutcome
 from alphalab.operator import apply_item
-from alphalab.phase3 import outcomes, stops, verification
+from alphalab.phase3 import noise_runs, outcomes, stops, verification
 from alphalab.phase3.contracts import (
     InboxItem, MilestoneOutcome, Phase3Roles, Phase3Summary, StopReason, StrategistOutput,
     SupervisorOutcome,
@@ -35,6 +36,7 @@ from alphalab.phase3.turns import StrategistTurns
 
 ANALYZE_TRIES = 2
 WORKER_TASKS = ("fix", "analyze", "implement")
+RUN_ORDER = ("noise", "verify", "experiment")
 
 
 class Dispatcher:
@@ -103,6 +105,7 @@ class Dispatcher:
             self.slots.hold(a.exp_id, a.job_id, a.slot)
         for outcome in recovered.finished:
             self._on_run(outcome)
+        noise_runs.plan(self.campaign, self.log)
         try:
             while True:
                 try:
@@ -194,9 +197,10 @@ class Dispatcher:
         free = self.slots.free()
         if not free or self._stop in stops.HARD_STOPS:
             return
-        queued = sorted(self.board.select("queued"), key=lambda e: (e.kind != "verify", e.seq))
+        # the noise floor first (it is what gains are read against), then re-runs, then experiments
+        queued = sorted(self.board.select("queued"), key=lambda e: (RUN_ORDER.index(e.kind), e.seq))
         if self._stop is not None:
-            queued = [e for e in queued if e.kind == "verify"]
+            queued = [e for e in queued if e.kind != "experiment"]
         for slot, exp in zip(free, queued, strict=False):  # more of either simply waits
             self.slots.start(exp, slot)
 
@@ -221,7 +225,7 @@ class Dispatcher:
 
     def _dead_if_exhausted(self, exp_id: str) -> bool:
         exp = self.board.get(exp_id)
-        if exp.kind == "verify" or exp.attempts >= self.cfg.max_fix_attempts:
+        if exp.kind != "experiment" or exp.attempts >= self.cfg.max_fix_attempts:
             self.board.transition(exp_id, "dead", note=f"{exp.attempts} fix attempt(s) used")
             return True
         return False

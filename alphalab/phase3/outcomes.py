@@ -9,7 +9,7 @@ from typing import Callable, Literal
 from alphalab.board_rows import Experiment
 from alphalab.campaign import Campaign
 from alphalab.execution import RunOutcome
-from alphalab.phase3 import verification
+from alphalab.phase3 import noise_runs, verification
 from alphalab.phase3.contracts import WorkerOutcome
 
 NOTE_CHARS = 500
@@ -17,22 +17,23 @@ FIX_NOTE_CHARS = 300
 
 
 def record_run(campaign: Campaign, exp: Experiment, o: RunOutcome, log: Callable[[str], None]) -> None:
-    """A full run ended: finished with its metrics or failed with its signature; a verification run settles."""
+    """A full run ended: finished with its metrics or failed with its signature; a re-run or a noise-floor run
+    settles at once (no Worker analyzes or fixes it)."""
     board = campaign.board
-    board.record_run(o.exp_id, exp.attempts, o.slot, o.ok, o.error_signature, o.started_at)
+    board.record_run(o.exp_id, exp.attempts, o.slot, o.ok, o.error_signature, o.started_at, seed=campaign.run_seed(exp))
     if o.ok:
         assert o.result is not None
-        board.transition(o.exp_id, "finished", metrics=o.result.metrics, eval_mode=o.result.eval_mode,
-                         finished_at=o.finished_at, error_signature=None)
+        exp = board.transition(o.exp_id, "finished", metrics=o.result.metrics, eval_mode=o.result.eval_mode,
+                               finished_at=o.finished_at, error_signature=None)
         log(f"{o.exp_id} finished: {o.result.metrics}")
-        if exp.kind == "verify":
-            verification.settle(campaign, o.exp_id, log)
-        return
-    board.transition(o.exp_id, "failed", error_signature=o.error_signature, note=o.error[-NOTE_CHARS:],
-                     finished_at=o.finished_at)
-    log(f"{o.exp_id} failed: {o.error_signature}")
+    else:
+        exp = board.transition(o.exp_id, "failed", error_signature=o.error_signature, note=o.error[-NOTE_CHARS:],
+                               finished_at=o.finished_at)
+        log(f"{o.exp_id} failed: {o.error_signature}")
     if exp.kind == "verify":
-        verification.refute(campaign, exp)
+        verification.settle_run(campaign, exp, o.ok, log)
+    elif exp.kind == "noise":
+        noise_runs.settle_run(campaign, exp, o.ok, log)
 
 
 def worker_outcome(exp_id: str, task: Literal["implement", "fix"], fut: Future) -> WorkerOutcome:

@@ -1,53 +1,99 @@
-"""Verifying a new best: it is re-run with a fresh seed as a row of kind `verify` (its `parent` is the experiment
-it checks), from a copy of the experiment's files without what its run left behind. The re-run sets the parent's
-`verified` flag: True when it still beats the best that came before the parent."""
+"""Verifying a new best: it is re-run `phase3.verify_reruns` times with fresh seeds, each a row of kind `verify`
+(its `parent` is the experiment it checks) built from a copy of the experiment's files without what its run left
+behind. When the last re-run is through, the parent gets its label by alphalab.significance (its re-runs against
+the incumbent, with the noise pooled over the campaign's runs) and its value becomes the mean over all its runs.
+
+The incumbent is the previous confirmed best, else the noise floor's runs of the reference configuration.
+"""
 
 from __future__ import annotations
 
 import shutil
+import statistics
 from typing import Callable
 
-from alphalab.board_rows import Experiment
+from alphalab import significance
+from alphalab.board_rows import TERMINAL, Experiment
 from alphalab.campaign import Campaign
 from alphalab.experiment_files import RUN_OUTPUTS
-from alphalab.ranking import beats
+from alphalab.phase3.noise_runs import current_floor
+from alphalab.ranking import measured, ordered
 
 
 def queue_if_best(campaign: Campaign, exp: Experiment, log: Callable[[str], None]) -> None:
-    board = campaign.board
-    if not campaign.config.phase3.verify_new_best or exp.kind != "experiment":
+    board, cfg = campaign.board, campaign.config.phase3
+    if not cfg.verify_new_best or exp.kind != "experiment":
         return
     best = board.best(campaign.metric)
     if best is None or best.id != exp.id:
         return
-    v = board.add(name=f"verify {exp.id}", hypothesis=f"re-run of {exp.id} with a fresh seed",
-                  spec=exp.spec, parent=exp.id, kind="verify", state="checked")
-    board.update(v.id, seed=campaign.seed_for(v.seq, verify=True))
-    src, dst = campaign.exp_dir(exp.id), campaign.exp_dir(v.id)
-    dst.mkdir(parents=True, exist_ok=True)
-    if src.is_dir():
-        shutil.copytree(src, dst, dirs_exist_ok=True, ignore=shutil.ignore_patterns(*RUN_OUTPUTS))
-    board.transition(v.id, "queued")
-    log(f"{exp.id} is a new best: verification re-run {v.id} queued")
+    src = campaign.exp_dir(exp.id)
+    for i in range(cfg.verify_reruns):
+        v = board.add(name=f"verify {exp.id} #{i + 1}", hypothesis=f"re-run of {exp.id} with a fresh seed",
+                      spec=exp.spec, parent=exp.id, kind="verify", state="checked")
+        board.update(v.id, seed=campaign.seed_for(v.seq, verify=True))
+        dst = campaign.exp_dir(v.id)
+        dst.mkdir(parents=True, exist_ok=True)
+        if src.is_dir():
+            shutil.copytree(src, dst, dirs_exist_ok=True, ignore=shutil.ignore_patterns(*RUN_OUTPUTS))
+        board.transition(v.id, "queued")
+    log(f"{exp.id} is a new best: {cfg.verify_reruns} fresh-seed re-run(s) queued")
 
 
-def settle(campaign: Campaign, v_id: str, log: Callable[[str], None]) -> None:
-    """A verification run finished: it is done, and its parent verified or refuted."""
+def settle_run(campaign: Campaign, v: Experiment, ok: bool, log: Callable[[str], None]) -> None:
+    """A re-run ended: done (or dead when it failed); the parent is labelled once all its re-runs are through."""
+    campaign.board.close(v.id, ok, "verification run failed")
+    if v.parent and all(r.state in TERMINAL for r in reruns_of(campaign, v.parent)):
+        label(campaign, v.parent, log)
+
+
+def reruns_of(campaign: Campaign, parent: str) -> list[Experiment]:
+    return [r for r in campaign.board.select(kind="verify") if r.parent == parent]
+
+
+def _values(campaign: Campaign, rows: list[Experiment]) -> list[float]:
+    return [r.metrics[campaign.metric.name] for r in rows if measured(r, campaign.metric)]
+
+
+def incumbent(campaign: Campaign, exclude: str) -> list[float]:
+    """The runs a candidate must beat: the re-runs of the best confirmed experiment, else the noise floor's."""
+    confirmed = [e for e in campaign.board.select(kind="experiment") if e.label == "confirmed" and e.id != exclude]
+    for best in ordered(confirmed, campaign.metric):
+        values = _values(campaign, reruns_of(campaign, best.id))
+        if values:
+            return values
+    floor = current_floor(campaign)
+    return list(floor.values) if floor is not None else []
+
+
+def noise_groups(campaign: Campaign) -> list[list[float]]:
+    """Runs of one configuration each: the noise floor's, and every re-run experiment's (its first run included,
+    which, picked as a best, only widens the estimate)."""
+    metric = campaign.metric
+    floor = current_floor(campaign)
+    groups = [list(floor.values)] if floor is not None else []
+    for e in campaign.board.select(kind="experiment"):
+        reruns = _values(campaign, reruns_of(campaign, e.id))
+        if reruns and metric.name in e.metrics:
+            groups.append([e.metrics[metric.name], *reruns])
+    return groups
+
+
+def label(campaign: Campaign, parent_id: str, log: Callable[[str], None]) -> None:
     board, metric = campaign.board, campaign.metric
-    v = board.transition(v_id, "analyzed")
-    board.transition(v_id, "done")
-    parent = board.get(v.parent) if v.parent else None
-    if parent is None or metric.name not in v.metrics:
+    parent = board.get(parent_id)
+    if metric.name not in parent.metrics:
         return
-    earlier = [e.value for e in board.leaderboard(metric)
-               if e.id != parent.id and (e.analyzed_seq or 0) < (parent.analyzed_seq or 0)]
-    verified = beats(metric, v.metrics[metric.name], earlier[0] if earlier else None)
-    board.update(parent.id, verified=verified)
-    log(f"verification of {parent.id}: {v.metrics[metric.name]:.6g} -> verified={verified}")
-
-
-def refute(campaign: Campaign, v: Experiment) -> None:
-    """A verification run failed: it is dead, and its parent not verified."""
-    campaign.board.transition(v.id, "dead", note="verification run failed")
-    if v.parent:
-        campaign.board.update(v.parent, verified=False)
+    reruns = _values(campaign, reruns_of(campaign, parent_id))
+    if not reruns:
+        board.update(parent_id, label="refuted", verified=False)
+        log(f"{parent_id}: refuted (no re-run recorded {metric.name})")
+        return
+    verdict = significance.verdict(reruns, incumbent(campaign, parent_id), metric.direction,
+                                   significance.pooled(noise_groups(campaign)), campaign.config.phase3.confirm_alpha)
+    runs = [parent.metrics[metric.name], *reruns]
+    board.update(parent_id, label=verdict.label, verified=verdict.label == "confirmed",
+                 score=statistics.fmean(runs), score_n=len(runs), score_spread=max(runs) - min(runs))
+    needed = f", needed {verdict.threshold:.3g}" if verdict.threshold is not None else ""
+    log(f"{parent_id}: {verdict.label} (re-runs {', '.join(f'{x:.6g}' for x in reruns)}; gain over the incumbent "
+        f"{verdict.gain:.3g}{needed})")

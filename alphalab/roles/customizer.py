@@ -2,17 +2,21 @@
 
 LLM: the customizer samples the data (shell_exec, read_file) and patches adapter files (read_adapter,
 patch_adapter_file), each patch a commit. Baseline: appends measured data facts to domain_knowledge.md as one
-committed patch.
+committed patch. Before either, a built-in harness that derives the season from the data fits the manifest's
+seasonality to it (one commit).
 """
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from collections import Counter
 from pathlib import Path
 
 from pydantic import BaseModel
 
 from alphalab import adapters
+from alphalab.errors import PhaseFailed
 from alphalab.roles.base import RoleContext
 from alphalab.roles.llm import report_text, run_llm_role
 from alphalab.tools import read_file, report_to_user, shell_exec
@@ -20,6 +24,15 @@ from alphalab.tools.adapter_tools import patch_adapter_file, read_adapter
 
 ROLE = "customizer"
 _SAMPLE_FILES = 5
+# harnesses/<name>/fit_seasonality.py, where a built-in harness has one (forecasting: the season of the data's freq)
+_SEASONALITY_FIT = "fit_seasonality"
+
+
+class FittedManifest(BaseModel):
+    """What a harness's seasonality fit prints: the whole fitted manifest and the one-line reason for the commit."""
+
+    manifest: str
+    reason: str
 
 
 class DataFacts(BaseModel):
@@ -56,6 +69,25 @@ def measure_data(path: Path) -> DataFacts:
     )
 
 
+def _fit_seasonality(ctx: RoleContext) -> None:
+    """Set the manifest's seasonality (and the seasonal baselines it names) for this campaign's data, where the
+    adapter's built-in harness knows the data's season. The harness works it out in its own process, as every
+    harness runs (the core never imports one); the fitted manifest is validated before it is written."""
+    ws = ctx.workspace
+    harness = adapters.load_adapter(ws.adapter).manifest.harness
+    if not harness or not (adapters.builtin_harness_dir(harness) / f"{_SEASONALITY_FIT}.py").is_file():
+        return
+    proc = subprocess.run(
+        [sys.executable, "-P", "-m", f"harnesses.{harness}.{_SEASONALITY_FIT}",
+         "--data", str(ctx.config.data_path.resolve()), "--manifest", str(ws.adapter / "manifest.yaml")],
+        cwd=ws.root, capture_output=True, text=True, timeout=ctx.limits.shell_timeout_s)
+    if proc.returncode != 0:
+        raise PhaseFailed(f"Phase 0: fitting the manifest's seasonality to the data failed: {proc.stderr.strip()}")
+    fitted = FittedManifest.model_validate_json(proc.stdout)
+    adapters.write_file(ws, "manifest.yaml", fitted.manifest, fitted.reason)
+    ctx.log(fitted.reason)
+
+
 def _customize_baseline(ctx: RoleContext) -> str:
     facts = measure_data(ctx.config.data_path)
     adapters.patch_file(ctx.workspace, "domain_knowledge.md", "", "\n" + facts.markdown(),
@@ -86,7 +118,9 @@ def customize(ctx: RoleContext) -> adapters.ResolvedAdapter:
     """Copy the built-in adapter, customize it, and return it validated (AdapterError lists every problem)."""
     ws = ctx.workspace
     before = adapters.head_commit(ws)
-    copied = adapters.copy_builtin(ctx.config.domain, ws)
+    adapters.copy_builtin(ctx.config.domain, ws)
+    _fit_seasonality(ctx)
+    copied = adapters.load_adapter(ws.adapter)
     llm = ctx.uses_llm(ROLE)
     report = _customize_llm(ctx, copied) if llm else _customize_baseline(ctx)
     final = adapters.load_adapter(ws.adapter)

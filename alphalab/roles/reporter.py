@@ -9,6 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from alphalab.campaign import Campaign
+from alphalab.leaderboard_text import noise_line
 from alphalab.phase3.contracts import MilestoneOutcome
 from alphalab.ranking import RunningPoint, running_best, since_best
 from alphalab.roles.base import RoleContext
@@ -44,11 +45,14 @@ def flagged(env: Campaign) -> list[str]:
     for e in board.leaderboard(metric, limit=10):
         if e.within_noise:
             out.append(f"{e.id}: its lead over the next entry is within the noise floor")
-        if e.verified is False:
-            out.append(f"{e.id}: a fresh-seed re-run did not reproduce the gain ({e.rerun_value})")
+        if e.label == "refuted":
+            reruns = ", ".join(f"{v:.6g}" for v in e.rerun_values) or "none recorded"
+            out.append(f"{e.id}: refuted, its fresh-seed re-runs ({reruns}) do not reproduce the gain")
+        elif e.label == "within noise":
+            out.append(f"{e.id}: within noise, its gain is not distinguishable from the noise")
     best = board.best(metric)
-    if best is not None and best.verified is None:
-        out.append(f"{best.id}: best result not verified yet")
+    if best is not None and best.label != "confirmed":
+        out.append(f"{best.id}: the best result is not confirmed ({best.verification})")
     for e in board.select("analyzed", "done", kind="experiment"):
         if e.eval_mode != "full":
             out.append(f"{e.id}: smoke-test metrics only (excluded from the leaderboard)")
@@ -86,7 +90,9 @@ def write_milestone(ctx: RoleContext, number: int) -> MilestoneOutcome:
     if best is None:
         lines.append("- no full-evaluation result yet")
     else:
-        lines.append(f"- {best.id}: {metric.name} = {best.value:.6g} ({best.verification}) -- {best.name}")
+        lines.append(f"- {best.id}: {metric.name} = {best.value:.6g} over {best.n} run(s), spread {best.spread:.3g} "
+                     f"({best.verification}) -- {best.name}")
+    lines.append(f"- {noise_line(ctx)}")
     lines += ["", "## Convergence", f"![convergence]({PLOT})", "", "| experiment | value | running best |",
               "| --- | --- | --- |"]
     lines += [f"| {p.number} | {'-' if p.value is None else f'{p.value:.6g}'} | "

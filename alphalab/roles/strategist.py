@@ -23,7 +23,8 @@ from alphalab.board_rows import Experiment
 from alphalab.campaign import Campaign
 from alphalab.errors import PhaseFailed
 from alphalab.experiment_files import DEBRIEF
-from alphalab.manifest import Manifest, SearchParam
+from alphalab.leaderboard_text import leaderboard_markdown
+from alphalab.manifest import SearchParam
 from alphalab.phase3.contracts import StrategistInput, StrategistOutput
 from alphalab.playbook import Playbook
 from alphalab.ranking import ordered, ranks
@@ -33,8 +34,6 @@ from alphalab.tools.files import read_file
 from alphalab.tools.report import report_to_user
 
 TEMPLATE = "phase3_strategist.md"
-TOP_ENTRIES = 5
-LATEST_ENTRIES = 3
 MAX_RECENT_DEBRIEFS = 8
 DEBRIEF_CHARS = 1200
 MIN_DEBRIEF_CHARS = 300
@@ -75,23 +74,6 @@ def budget_tier(left: int) -> str:
 
 def _value(e: Experiment, metric: str) -> str:
     return f"{e.metrics[metric]:.6g}" if metric in e.metrics else "-"
-
-
-def leaderboard_markdown(board: Board, manifest: Manifest) -> str:
-    metric = manifest.primary
-    entries = board.leaderboard(metric)
-    if not entries:
-        return "(no full-evaluation results yet)"
-    shown = entries[:TOP_ENTRIES]
-    latest = sorted(entries, key=lambda e: e.analyzed_seq or 0)[-LATEST_ENTRIES:]
-    shown += [e for e in latest if e not in shown]
-    lines = [f"{metric.name} ({'lower' if metric.direction == 'min' else 'higher'} is better); "
-             f"{len(entries)} ranked in all, top {TOP_ENTRIES} and latest {LATEST_ENTRIES} shown",
-             f"| rank | id | {metric.name} | verified | flags | name |", "| --- | --- | --- | --- | --- | --- |"]
-    for e in shown:
-        flags = "within noise floor" if e.within_noise else ""
-        lines.append(f"| {e.rank} | {e.id} | {e.value:.6g} | {e.verification} | {flags} | {e.name} |")
-    return "\n".join(lines)
 
 
 def _one_line(e: Experiment, metric: str) -> str:
@@ -136,7 +118,7 @@ def board_summary(board: Board, usd_spent: float) -> str:
 
 def build_view(env: Campaign, inp: StrategistInput, playbook_chars: int = 0) -> StrategistView:
     notes = "\n".join(f"- {n.text}" for n in env.board.notes(limit=NOTES_SHOWN)) or "(none)"
-    leaderboard = leaderboard_markdown(env.board, env.manifest)
+    leaderboard = leaderboard_markdown(env)
     debriefs, seen = _debriefs(env, VIEW_BUDGET_CHARS - playbook_chars - len(leaderboard) - len(notes))
     return StrategistView(
         leaderboard=leaderboard, recent_debriefs=debriefs, operator_notes=notes,

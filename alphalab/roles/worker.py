@@ -19,7 +19,6 @@ from pydantic import BaseModel
 from alphalab.board_rows import Experiment
 from alphalab.campaign import Campaign
 from alphalab.experiment_files import DEBRIEF, error_log
-from alphalab.experiment_template import TemplateExperiment, render_template_dir
 from alphalab.phase3.contracts import WorkerOutcome
 from alphalab.phase3.smoke import smoke_test
 from alphalab.ranking import LeaderboardEntry, beats
@@ -48,19 +47,6 @@ def best_line(env: Campaign, exclude: str | None = None) -> str:
     if b is None:
         return "no full-evaluation result yet"
     return f"{b.id} {env.metric.name}={b.value:.6g} ({b.name})"
-
-
-# ---- rendering the experiment template (baseline implement and fix) --------------------------------------------------
-
-def render_experiment(env: Campaign, exp: Experiment, params: dict[str, Any]) -> list[str]:
-    """Render the adapter's template_dir into the experiment folder; returns the files written, folder-relative."""
-    rel = env.manifest.experiment.template_dir
-    if not rel:
-        raise ValueError("the adapter's manifest has no experiment.template_dir for the baseline Worker")
-    dest = env.exp_dir(exp.id)
-    written = render_template_dir(
-        env.adapter.root / rel, dest, params, TemplateExperiment(id=exp.id, name=exp.name, seed=exp.seed or 0))
-    return [p.relative_to(dest).as_posix() for p in written]
 
 
 # ---- the three tasks ------------------------------------------------------------------------------------------------
@@ -92,7 +78,7 @@ def implement(ctx: RoleContext, exp_id: str) -> WorkerOutcome:
     if ctx.uses_llm("worker"):
         _llm(ctx, exp, "implement")
     else:
-        render_experiment(ctx, exp, exp.params)
+        ctx.render(exp, exp.params)
     return smoke_test(ctx, exp, "implement")
 
 
@@ -108,7 +94,7 @@ def fix(ctx: RoleContext, exp_id: str) -> WorkerOutcome:
                              detail="no fallback left to try")
     params = exp.params | fallback
     spec = exp.spec | {"params": params, "fallback_applied": True}
-    render_experiment(ctx, exp, params)
+    ctx.render(exp, params)
     outcome = smoke_test(ctx, exp, "fix")
     return outcome.model_copy(update={"spec": spec, "detail": f"applied fallback {fallback}; {outcome.detail}"})
 

@@ -8,8 +8,9 @@ the Strategy process), expected_instances (asserted in full mode), train_time_s 
 `--time-limit` defaults to the manifest's limit for the mode. The harness prepares the split once into
 `WS/.private/` (targets included), runs the Strategy in its own process (see `protocol.py`) with the dataset folder
 and `.private/` hidden under bwrap, computes RMSE (primary), MAE, MASE and the per-horizon RMSE itself, and records
-the result outside the experiment folder (harnesses.base.record). Smoke mode: the first few series, their last
-window, `mode="smoke"` for short training.
+the result outside the experiment folder (harnesses.base.record). MASE's season is the manifest's `seasonality`, else
+the season of the dataset's freq (seasonality.py); the Strategy gets it as `settings.seasonality`. Smoke mode: the
+first few series, their last window, `mode="smoke"` for short training.
 """
 
 from __future__ import annotations
@@ -37,12 +38,12 @@ from harnesses.forecasting.cache import prepared
 from harnesses.forecasting.data import ForecastData, resolve_dataset
 from harnesses.forecasting.metrics import check_predictions, compute_metrics, seasonal_scale
 from harnesses.forecasting.protocol import HarnessChannel, plan_rounds
+from harnesses.forecasting.seasonality import dataset_periods
 from harnesses.forecasting.strategy import RunSettings
 
 NAME = "forecasting"
 ENTRY_POINT = "strategy.py"
 SMOKE_SERIES = 8
-DEFAULT_SEASONALITY = 24
 DEFAULT_LIMITS = {"smoke": 300.0, "full": 3600.0}
 _EXCEPTION_LINE = re.compile(r"^([A-Za-z_][\w.]*(?:Error|Exception|Interrupt|Exit))(?::|$)")
 
@@ -70,8 +71,9 @@ def _time_limit(args: HarnessArgs, manifest: Manifest | None) -> float:
     return DEFAULT_LIMITS[args.mode]
 
 
-def _seasonality(manifest: Manifest | None) -> int:
-    return manifest.seasonality if manifest and manifest.seasonality else DEFAULT_SEASONALITY
+def _seasonality(args: HarnessArgs, manifest: Manifest | None) -> int:
+    """The manifest's explicit seasonality, else the season of the dataset's freq."""
+    return dataset_periods(args.data, manifest.seasonality if manifest else None)[0]
 
 
 def _child_env(args: HarnessArgs) -> dict[str, str]:
@@ -148,7 +150,7 @@ def evaluate(args: HarnessArgs) -> RunResult:
     if not (args.experiment / ENTRY_POINT).is_file():
         raise EvaluationFailure("missing_entry_point", f"{args.experiment / ENTRY_POINT} does not exist")
     manifest = _manifest(args)
-    season = _seasonality(manifest)
+    season = _seasonality(args, manifest)
     data = prepared(args.workspace, args.data)
     instances = select_instances(data, args.mode)
     rounds = plan_rounds(data, instances)

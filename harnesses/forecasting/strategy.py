@@ -27,7 +27,7 @@ class RunSettings(BaseModel):
     mode: Literal["smoke", "full"]  # smoke: a few series, one window; train briefly
     freq: str
     prediction_length: int
-    seasonality: int | None
+    seasonality: int | None  # the harness's season: the manifest's seasonality, else the freq's (seasonality.py)
     n_series: int
     # wall-clock seconds the Strategy should give training (campaign domain option `train_time_s`), None: no cap
     train_time_s: float | None = None

@@ -29,7 +29,7 @@ from alphalab.campaign import Campaign
 from alphalab.manifest import SearchParam, SearchSpace
 from alphalab.ranking import LeaderboardEntry, beats
 from alphalab.roles.base import RoleContext
-from alphalab.roles.worker import TEMPLATE, ExperimentView, best_line, render_experiment
+from alphalab.roles.worker import TEMPLATE, ExperimentView, best_line
 
 METHOD = "greedy loop"
 PHASE = "greedy"
@@ -124,7 +124,7 @@ def _tried(env: Campaign) -> list[Experiment]:
 def _reference(env: Campaign, n: int, space: SearchSpace) -> GreedyStep:
     params = space.reference_params()
     exp = _row(env, n, "reference", {"params": params, "change": "the search space's reference"}, None)
-    render_experiment(env, exp, params)
+    env.render(exp, params)
     return GreedyStep(exp_id=exp.id, parent=None, kind="reference", change="reference", ready=True)
 
 
@@ -141,7 +141,7 @@ def _propose_baseline(env: Campaign, n: int, best: LeaderboardEntry | None) -> G
         return None
     params, change = found
     exp = _row(env, n, change, {"params": params, "change": change}, best.id if best else None)
-    render_experiment(env, exp, params)
+    env.render(exp, params)
     return GreedyStep(exp_id=exp.id, parent=best.id if best else None, kind="mutation", change=change, ready=True)
 
 

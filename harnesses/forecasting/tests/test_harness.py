@@ -69,6 +69,7 @@ def test_seasonal_naive_rmse_equals_hand_computation(dataset, ws, season):
     assert r.metrics["mase"] == pytest.approx(float(np.mean(mase)), rel=1e-6)
     assert r.details["per_horizon_rmse"] == pytest.approx(list(np.sqrt(np.mean(sq, axis=0))), rel=1e-6)
     assert r.details["instances"] == N_SERIES * WINDOWS and r.eval_mode == "full"
+    assert r.details["seasonality"] == 24  # hourly data: the season of freq "h", which MASE's lag above uses
 
 
 def test_smoke_mode_evaluates_one_window(dataset, ws):

@@ -110,3 +110,18 @@ def test_the_rule_on_its_own():
     assert significance.verdict([9.0], [5.0], "max", unit).label == "confirmed"
     assert significance.verdict([1.0], [5.0], "min", None).label == "within noise"  # no noise estimate
     assert significance.verdict([1.0], [], "min", unit).label == "within noise"  # nothing to beat
+
+
+def test_the_trivial_baseline_runs_once_beside_the_noise_floor(tmp_path):
+    campaign = _campaign(tmp_path)
+    manifest = campaign.workspace.adapter / "manifest.yaml"
+    manifest.write_text(manifest.read_text() + 'trivial_baseline: {label: "x at 0.3", params: {x: 0.3, kind: a, '
+                                               'mode: ok}}\n')
+    _run(campaign)
+    noise = campaign.board.select(kind="noise")
+    baseline = [e for e in noise if e.spec.get("trivial_baseline")]
+    assert len(noise) == 4 and len(baseline) == 1 and baseline[0].params["x"] == 0.3
+    floor = NoiseFloor.read(campaign.workspace)
+    assert len(floor.values) == 3 and (floor.baseline_label, floor.baseline_value) == (
+        "x at 0.3", baseline[0].metrics["loss"])
+    assert "trivial baseline, x at 0.3:" in leaderboard_markdown(campaign)

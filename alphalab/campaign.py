@@ -9,6 +9,7 @@ phase can be rerun from disk.
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
@@ -31,15 +32,6 @@ from alphalab.workspace import Workspace
 # seeds never repeat: an experiment runs with seed + seq, its re-runs and the noise runs with their own seq offset
 VERIFY_SEED_OFFSET = 10_000
 NOISE_SEED_OFFSET = 20_000
-
-
-def noise_floor_spread(ws: Workspace) -> float | None:
-    """The noise floor's spread, or None when none was measured (or its file cannot be read)."""
-    try:
-        floor = NoiseFloor.read(ws)
-    except ValueError:
-        return None
-    return floor.spread if floor else None
 
 
 @dataclass
@@ -83,7 +75,23 @@ class Campaign:
 
     @cached_property
     def board(self) -> Board:
-        return Board(self.workspace.board_db, noise_floor=noise_floor_spread(self.workspace))
+        floor = self.noise_floor()
+        return Board(self.workspace.board_db, noise_floor=floor.spread if floor else None)
+
+    def noise_key(self) -> str:
+        """What a noise floor is measured on: the sealed harness (its hashes) and the dataset (path and mtime)."""
+        ws, data = self.workspace, self.config.data_path
+        seal = ws.harness_seal.read_bytes() if ws.harness_seal.is_file() else b""
+        stamp = f"{data.resolve()}:{data.stat().st_mtime_ns if data.exists() else 0}".encode()
+        return hashlib.sha256(seal + b"\0" + stamp).hexdigest()[:16]
+
+    def noise_floor(self) -> NoiseFloor | None:
+        """The noise floor measured on this harness and data (alphalab.phase3.noise_runs), if there is one."""
+        try:
+            floor = NoiseFloor.read(self.workspace)
+        except ValueError:
+            return None
+        return floor if floor is not None and floor.key == self.noise_key() else None
 
     def progress_line(self) -> str:
         """One line for the terminal: how far the campaign is and its best result."""

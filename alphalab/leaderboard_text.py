@@ -5,7 +5,7 @@ gains are read against (the noise floor and the domain's trivial baseline) and w
 from __future__ import annotations
 
 from alphalab.campaign import Campaign
-from alphalab.phase3.noise_runs import current_floor, describe
+from alphalab.phase3.noise_runs import describe
 
 TOP_ENTRIES = 5
 LATEST_ENTRIES = 3
@@ -17,7 +17,7 @@ LEGEND = ("labels: provisional = one run; confirmed = its fresh-seed re-runs bea
 def noise_line(campaign: Campaign) -> str:
     if campaign.config.phase3.noise_seeds == 0:
         return "noise floor: off (phase3.noise_seeds: 0): no gain can be confirmed"
-    floor = current_floor(campaign)
+    floor = campaign.noise_floor()
     return f"noise floor: {describe(floor)}" if floor is not None else "noise floor: not measured yet"
 
 

@@ -24,7 +24,7 @@ class NoiseFloor(BaseModel):
     std: float
     spread: float = Field(description="max - min over seeds: a gain smaller than this is inside the noise")
     params: dict[str, str | int | float | bool] = Field(default_factory=dict)
-    # what it was measured on (alphalab.phase3.noise_runs.noise_key): a change of harness or data measures it again
+    # what it was measured on (Campaign.noise_key): a change of harness or data measures it again
     key: str = ""
     baseline_label: str | None = None
     baseline_value: float | None = None

@@ -75,7 +75,6 @@ def run(args: argparse.Namespace) -> int:
     from alphalab.campaign import Campaign
     from cli.run import start_campaign
     from alphalab.leaderboard_text import leaderboard_markdown
-    from alphalab.phase3.noise_runs import current_floor
     from harnesses.forecasting.demo_data import build_demo_dataset
 
     workspace, data = Path(args.workspace).resolve(), Path(args.data).resolve()
@@ -88,7 +87,7 @@ def run(args: argparse.Namespace) -> int:
     env = Campaign.load(workspace)
     print("\nleaderboard\n" + leaderboard_markdown(env))
     top = env.board.best(env.metric)
-    floor = current_floor(env)
+    floor = env.noise_floor()
     if floor is not None and floor.baseline_value is not None:  # the campaign ran it beside its noise floor
         label, naive = floor.baseline_label, floor.baseline_value
     else:

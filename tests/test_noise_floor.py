@@ -14,7 +14,6 @@ from alphalab.campaign import Campaign
 from alphalab.leaderboard_text import leaderboard_markdown
 from alphalab.noise_floor import NoiseFloor
 from alphalab.phase3.dispatcher import Dispatcher
-from alphalab.phase3.noise_runs import noise_key
 from fixtures.label_sim import CANDIDATE_X, REFERENCE_X, TRUE_VALUE, GaussianHarness, _roles, simulate
 from fixtures.phase3.helpers import make_workspace
 
@@ -62,7 +61,7 @@ def test_the_noise_floor_runs_first_apart_from_the_budget_with_seeds_of_its_own(
     assert [e.state for e in noise] == ["done"] * 3 and board.experiments_used() == 1
     assert max(e.started_at for e in noise) <= board.select(kind="experiment")[0].started_at
     floor = NoiseFloor.read(campaign.workspace)
-    assert floor.values == [e.metrics["loss"] for e in noise] and floor.key == noise_key(campaign)
+    assert floor.values == [e.metrics["loss"] for e in noise] and floor.key == campaign.noise_key()
     assert floor.spread == max(floor.values) - min(floor.values) and board.noise_floor == floor.spread
     # every run has its own seed: the experiment, its two re-runs and the three noise runs
     seeds = [r.seed for r in runs]
@@ -84,7 +83,7 @@ def test_a_resumed_campaign_keeps_its_noise_floor_until_harness_or_data_change(t
     _run(resumed)
     after = NoiseFloor.read(campaign.workspace)
     assert len(resumed.board.select(kind="noise")) == 6 and after.key != before.key
-    assert after.key == noise_key(resumed)
+    assert after.key == resumed.noise_key()
 
 
 def test_without_a_noise_floor_the_leaderboard_says_so_and_nothing_is_confirmed(tmp_path):

@@ -8,7 +8,6 @@ When the last one ends, `noise_floor.json` records the values, their spread and 
 
 from __future__ import annotations
 
-import hashlib
 from typing import Callable
 
 from alphalab.board_rows import TERMINAL, Experiment
@@ -16,22 +15,6 @@ from alphalab.campaign import Campaign
 from alphalab.noise_floor import NoiseFloor
 
 BASELINE = "trivial_baseline"  # spec key of the baseline's row
-
-
-def noise_key(campaign: Campaign) -> str:
-    """What a noise floor was measured on: the sealed harness (its hashes) and the dataset (path and mtime)."""
-    ws, data = campaign.workspace, campaign.config.data_path
-    seal = ws.harness_seal.read_bytes() if ws.harness_seal.is_file() else b""
-    stamp = f"{data.resolve()}:{data.stat().st_mtime_ns if data.exists() else 0}".encode()
-    return hashlib.sha256(seal + b"\0" + stamp).hexdigest()[:16]
-
-
-def current_floor(campaign: Campaign) -> NoiseFloor | None:
-    try:
-        floor = NoiseFloor.read(campaign.workspace)
-    except ValueError:
-        return None
-    return floor if floor is not None and floor.key == noise_key(campaign) else None
 
 
 def _rows(campaign: Campaign, key: str) -> list[Experiment]:
@@ -44,8 +27,8 @@ def plan(campaign: Campaign, log: Callable[[str], None]) -> None:
     if cfg.noise_seeds == 0:
         log("noise floor: off (phase3.noise_seeds: 0); no gain can be confirmed")
         return
-    key = noise_key(campaign)
-    if current_floor(campaign) is not None:
+    key = campaign.noise_key()
+    if campaign.noise_floor() is not None:
         return
     space = manifest.search_space
     if space is None or not manifest.experiment.template_dir:

@@ -16,7 +16,6 @@ from alphalab import significance
 from alphalab.board_rows import TERMINAL, Experiment
 from alphalab.campaign import Campaign
 from alphalab.experiment_files import RUN_OUTPUTS
-from alphalab.phase3.noise_runs import current_floor
 from alphalab.ranking import measured, ordered
 
 
@@ -62,7 +61,7 @@ def incumbent(campaign: Campaign, exclude: str) -> list[float]:
         values = _values(campaign, reruns_of(campaign, best.id))
         if values:
             return values
-    floor = current_floor(campaign)
+    floor = campaign.noise_floor()
     return list(floor.values) if floor is not None else []
 
 
@@ -70,7 +69,7 @@ def noise_groups(campaign: Campaign) -> list[list[float]]:
     """Runs of one configuration each: the noise floor's, and every re-run experiment's (its first run included,
     which, picked as a best, only widens the estimate)."""
     metric = campaign.metric
-    floor = current_floor(campaign)
+    floor = campaign.noise_floor()
     groups = [list(floor.values)] if floor is not None else []
     for e in campaign.board.select(kind="experiment"):
         reruns = _values(campaign, reruns_of(campaign, e.id))

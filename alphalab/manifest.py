@@ -134,8 +134,17 @@ class TrivialBaseline(_Strict):
 
     label: str = Field(min_length=1, description="what it is, e.g. `seasonal naive (24)` or `eager PyTorch`")
     params: dict[str, str | int | float | bool] | None = Field(
-        None, description="the template's params that build it (run once with the noise floor); none: the search "
-                          "space's reference is the baseline itself, and the noise floor's mean is its value")
+        None, description="the template's params that build it (run once with the noise floor); with neither this "
+                          "nor `ratio`, the search space's reference is the baseline itself (the noise floor's mean)")
+    ratio: tuple[str, str] | None = Field(
+        None, description="metrics a and b every run records: the baseline's value is the mean of a / b over the "
+                          "noise floor's runs (kernels: eager PyTorch's speedup_vs_compile is compile_ms / eager_ms)")
+
+    @model_validator(mode="after")
+    def _one_source(self) -> "TrivialBaseline":
+        if self.params is not None and self.ratio is not None:
+            raise ValueError("give params (a run of its own) or ratio (from the noise floor's runs), not both")
+        return self
 
 
 class Manifest(_Strict):

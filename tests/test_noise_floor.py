@@ -124,3 +124,14 @@ def test_the_trivial_baseline_runs_once_beside_the_noise_floor(tmp_path):
     assert len(floor.values) == 3 and (floor.baseline_label, floor.baseline_value) == (
         "x at 0.3", baseline[0].metrics["loss"])
     assert "trivial baseline, x at 0.3:" in leaderboard_markdown(campaign)
+
+
+def test_a_baseline_given_as_a_ratio_of_metrics_is_read_from_the_noise_runs(tmp_path):
+    """Kernels: eager PyTorch's speedup over torch.compile is each run's compile_ms / eager_ms, no run of its own."""
+    campaign = _campaign(tmp_path)
+    manifest = campaign.workspace.adapter / "manifest.yaml"
+    manifest.write_text(manifest.read_text() + 'trivial_baseline: {label: "itself", ratio: [loss, loss]}\n')
+    _run(campaign)
+    floor = NoiseFloor.read(campaign.workspace)
+    assert len(campaign.board.select(kind="noise")) == 3 and (floor.baseline_label, floor.baseline_value) == (
+        "itself", 1.0)

@@ -8,10 +8,12 @@ When the last one ends, `noise_floor.json` records the values, their spread and 
 
 from __future__ import annotations
 
+import statistics
 from typing import Callable
 
 from alphalab.board_rows import TERMINAL, Experiment
 from alphalab.campaign import Campaign
+from alphalab.manifest import TrivialBaseline
 from alphalab.noise_floor import NoiseFloor
 
 BASELINE = "trivial_baseline"  # spec key of the baseline's row
@@ -69,15 +71,25 @@ def settle_floor(campaign: Campaign, key: str, log: Callable[[str], None]) -> No
         log(f"noise floor: only {len(reference)} reference run(s) recorded {metric}; no noise floor, no gain can "
             "be confirmed")
         return
-    baseline = campaign.manifest.trivial_baseline
-    run = next((e for e in rows if e.spec.get(BASELINE)), None)
     values = [e.metrics[metric] for e in reference]
-    floor = NoiseFloor.of(metric, [e.seed or 0 for e in reference], values, params=reference[0].params, key=key,
-                          baseline_label=baseline.label if baseline else None)
-    floor.baseline_value = run.metrics[metric] if run is not None else floor.mean if baseline else None
+    floor = NoiseFloor.of(metric, [e.seed or 0 for e in reference], values, params=reference[0].params, key=key)
+    baseline = campaign.manifest.trivial_baseline
+    if baseline is not None:
+        floor.baseline_label, floor.baseline_value = baseline.label, _baseline_value(baseline, rows, floor)
     floor.write(campaign.workspace)
     campaign.board.noise_floor = floor.spread
     log(f"noise floor: {describe(floor)}")
+
+
+def _baseline_value(baseline: TrivialBaseline, rows: list[Experiment], floor: NoiseFloor) -> float | None:
+    if baseline.params is not None:  # its own run
+        return next((e.metrics[floor.metric] for e in rows if e.spec.get(BASELINE)), None)
+    if baseline.ratio is not None:
+        a, b = baseline.ratio
+        ratios = [e.metrics[a] / e.metrics[b] for e in rows if not e.spec.get(BASELINE)
+                  and e.metrics.get(b) and a in e.metrics]
+        return statistics.fmean(ratios) if ratios else None
+    return floor.mean  # the reference configuration is the baseline
 
 
 def describe(floor: NoiseFloor) -> str:

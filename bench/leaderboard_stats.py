@@ -7,7 +7,7 @@ by a true gain of G sigma, re-runs it and labels it.
 
 Prints, per gain, the share of each label with a 95% Wilson interval for `confirmed`: at G = 0 (A/A) that is the
 false-confirmation rate (target <= 5%), at G = 3 the power (target >= 90%). tests/test_noise_floor.py pins both on
-200 A/A and 100 gain campaigns with a fixed seed.
+400 A/A and 200 gain campaigns with fixed seeds.
 """
 
 from __future__ import annotations

@@ -17,8 +17,8 @@ from alphalab.phase3.dispatcher import Dispatcher
 from fixtures.label_sim import CANDIDATE_X, REFERENCE_X, TRUE_VALUE, GaussianHarness, _roles, simulate
 from fixtures.phase3.helpers import make_workspace
 
-AA_TRIALS = 200
-GAIN_TRIALS = 100
+AA_TRIALS = 400
+GAIN_TRIALS = 200
 
 
 @pytest.fixture

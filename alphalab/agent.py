@@ -22,11 +22,12 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
+from alphalab.command_output import truncate_middle
 from alphalab.config import AgentLimits
 from alphalab.cost import PriceTable, UsageLedger
 from alphalab.errors import SandboxUnavailable
 from alphalab.models.base import Message, Model, ModelResponse, ProviderError, ToolCall, Usage
-from alphalab.sandbox import effective_mode, truncate_middle
+from alphalab.sandbox import effective_mode
 from alphalab.tools.base import Finished, Tool, ToolContext, ToolError, ToolResult
 
 # tool outputs of the most recent steps stay verbatim through compaction: the model is working with them

@@ -10,7 +10,6 @@ with it in either case: the sandbox's PID namespace under bwrap, the child subre
 from __future__ import annotations
 
 import atexit
-import codecs
 import functools
 import glob
 import os
@@ -20,7 +19,6 @@ import signal
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -28,6 +26,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict
 
+from alphalab.command_output import OutputCapture
 from alphalab.errors import SandboxUnavailable
 
 __all__ = [
@@ -40,7 +39,6 @@ __all__ = [
     "run_command",
     "sandbox_notice",
     "strip_secrets",
-    "truncate_middle",
 ]
 
 _SECRET_NAME = re.compile(r"KEY|TOKEN|SECRET|PASSWORD", re.IGNORECASE)
@@ -74,18 +72,6 @@ class CommandResult(BaseModel):
 def strip_secrets(env: dict[str, str]) -> dict[str, str]:
     """Drop every variable whose name contains KEY, TOKEN, SECRET or PASSWORD."""
     return {k: v for k, v in env.items() if not _SECRET_NAME.search(k)}
-
-
-def truncate_middle(text: str, limit: int | None) -> str:
-    """Keep the head and the tail of `text` within about `limit` chars, with a note saying what was cut."""
-    if limit is None or len(text) <= limit:
-        return text
-    half = max(limit // 2, 1)
-    return _truncated(text[:half], text[-half:], len(text) - 2 * half)
-
-
-def _truncated(head: str, tail: str, dropped: int) -> str:
-    return f"{head}\n[... {dropped} characters truncated; showing head and tail ...]\n{tail}"
 
 
 @functools.cache
@@ -155,57 +141,6 @@ def _empty_file() -> str:
     return str(path)
 
 
-class _Capture:
-    """Reads a pipe to EOF: appends to the log as it streams and keeps head+tail within `limit` chars."""
-
-    def __init__(self, fd: int, limit: int | None, log_path: Path | None):
-        self._fd = fd
-        self._limit = limit
-        self._log = open(log_path, "a", encoding="utf-8") if log_path is not None else None
-        self._head: list[str] = []
-        self._head_len = 0
-        self._tail = ""
-        self._total = 0
-        self._thread = threading.Thread(target=self._run, daemon=True)
-        self._thread.start()
-
-    def _keep(self, chunk: str) -> None:
-        self._total += len(chunk)
-        if self._limit is None:
-            self._head.append(chunk)
-            return
-        half = max(self._limit // 2, 1)
-        room = half - self._head_len
-        if room > 0:
-            self._head.append(chunk[:room])
-            self._head_len += len(chunk[:room])
-            chunk = chunk[room:]
-        if chunk:
-            self._tail = (self._tail + chunk)[-max(self._limit - half, 1):]
-
-    def _run(self) -> None:
-        decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
-        try:
-            while data := os.read(self._fd, 65536):
-                text = decoder.decode(data)
-                self._keep(text)
-                if self._log is not None:
-                    self._log.write(text)
-                    self._log.flush()
-            self._keep(decoder.decode(b"", final=True))
-        finally:
-            os.close(self._fd)
-            if self._log is not None:
-                self._log.close()
-
-    def result(self, timeout: float) -> str:
-        self._thread.join(timeout)
-        head = "".join(self._head)
-        if self._limit is None or self._total <= self._limit:
-            return head + self._tail
-        return _truncated(head, self._tail, self._total - len(head) - len(self._tail))
-
-
 def _runtime_paths() -> list[Path]:
     """This interpreter and the alphalab source tree, when they live under /tmp (a virtualenv or a checkout there,
     as in a CI clone): the private /tmp would hide them and no Python could start in the sandbox."""
@@ -249,9 +184,15 @@ def _bwrap_argv(
     return out
 
 
+def _path() -> str:
+    # the running interpreter's directory first: an agent's python, pip and pytest are the ones with the project
+    own = str(Path(sys.executable).parent)
+    return os.pathsep.join([own, *(p for p in os.environ.get("PATH", "/usr/bin:/bin").split(os.pathsep) if p != own)])
+
+
 def _sandbox_env(extra: dict[str, str]) -> dict[str, str]:
     base = {
-        "PATH": os.environ.get("PATH", "/usr/local/bin:/usr/bin:/bin"),
+        "PATH": _path(),
         "HOME": "/tmp",
         "LANG": os.environ.get("LANG", "C.UTF-8"),
     }
@@ -307,7 +248,7 @@ def run_command(
     else:
         # a process group misses what the command detaches (setsid, double fork): the reaper catches those too
         argv = [*_REAPER, *argv]
-        proc_env = strip_secrets(dict(os.environ) | extra)
+        proc_env = strip_secrets(dict(os.environ) | {"PATH": _path()} | extra)
     if log_path is not None:
         Path(log_path).parent.mkdir(parents=True, exist_ok=True)
 
@@ -323,7 +264,7 @@ def run_command(
         os.close(write_fd)
         return CommandResult(returncode=127, output=f"could not start command: {e}", wall_seconds=0.0)
     os.close(write_fd)
-    capture = _Capture(read_fd, output_chars, Path(log_path) if log_path is not None else None)
+    capture = OutputCapture(read_fd, output_chars, Path(log_path) if log_path is not None else None)
     timed_out = False
     try:
         proc.wait(timeout_s)

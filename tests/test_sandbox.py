@@ -17,7 +17,8 @@ import pytest
 
 from alphalab.config import SandboxConfig
 from alphalab.errors import SandboxUnavailable
-from alphalab.sandbox import effective_mode, require_bwrap, run_command, sandbox_notice, strip_secrets, truncate_middle
+from alphalab.command_output import truncate_middle
+from alphalab.sandbox import effective_mode, require_bwrap, run_command, sandbox_notice, strip_secrets
 
 BWRAP = SandboxConfig(mode="bwrap")
 needs_bwrap = pytest.mark.skipif(shutil.which("bwrap") is None, reason="bubblewrap not installed (.ci/run installs it)")
@@ -293,3 +294,16 @@ def test_modules_in_the_working_folder_cannot_stand_in_for_the_reapers(tmp_path)
         (tmp_path / f"{name}.py").write_text("print('shadowed'); raise SystemExit(0)\n")
     res = run_command("echo ran", cwd=tmp_path, timeout_s=20, sandbox=SandboxConfig(mode="none"))
     assert res.returncode == 0 and res.output.split() == ["ran"]
+
+
+@pytest.mark.parametrize("sandbox", MODES)
+def test_an_agents_python_pip_and_pytest_are_the_interpreter_running_alphalab(tmp_path, monkeypatch, sandbox):
+    """Started as `.venv/bin/alphalab` with the venv not on PATH, a command's `python` would be the system one,
+    without the packages and the project: the command gets the running interpreter's directory first on PATH."""
+    monkeypatch.setenv("PATH", "/usr/bin:/bin")
+    res = run_command("command -v python pip pytest; python -c 'import sys, harnesses, pandas; print(sys.prefix)'",
+                      cwd=tmp_path, timeout_s=60, sandbox=sandbox)
+    lines = res.output.split()
+    assert res.returncode == 0, res.output
+    own = str(Path(sys.executable).parent)
+    assert [str(Path(p).parent) for p in lines[:3]] == [own] * 3 and lines[3] == sys.prefix

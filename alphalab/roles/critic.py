@@ -13,11 +13,12 @@ from typing import Literal
 from pydantic import BaseModel, Field
 
 from alphalab.adapters import load_adapter
+from alphalab.command_output import truncate_middle
 from alphalab.errors import PhaseFailed
 from alphalab.roles.base import RoleContext
 from alphalab.roles.builder import harness_files
 from alphalab.roles.llm import run_llm_role
-from alphalab.sandbox import run_command, truncate_middle
+from alphalab.sandbox import run_command
 from alphalab.tools import grep_file, read_file, shell_exec
 from alphalab.tools.base import Finished, ToolContext, ToolError, tool
 from alphalab.workspace import Workspace

@@ -13,10 +13,11 @@ import sys
 from pydantic import BaseModel
 
 from alphalab.adapters import Adapter, load_adapter
+from alphalab.command_output import truncate_middle
 from alphalab.errors import PhaseFailed
 from alphalab.roles.base import RoleContext
 from alphalab.roles.llm import report_text, run_llm_role
-from alphalab.sandbox import run_command, truncate_middle
+from alphalab.sandbox import run_command
 from alphalab.tools import general_tools, report_to_user
 
 ROLE = "explorer"

@@ -147,6 +147,14 @@ class TrivialBaseline(_Strict):
         return self
 
 
+class FittedManifest(BaseModel):
+    """What a built-in harness's fit of the manifest to the data prints (harnesses/<name>/fit_seasonality.py): the
+    whole fitted manifest and the one-line reason for its commit."""
+
+    manifest: str
+    reason: str
+
+
 class Manifest(_Strict):
     name: str
     description: str = ""

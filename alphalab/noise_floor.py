@@ -1,5 +1,5 @@
 """The noise floor of a campaign (`WS/noise_floor.json`): the spread of one seeded reference configuration over
-several seeds. `alphalab.reference_runs.measure_noise_floor` writes it; the board reads its `spread` and flags
+several seeds. A campaign writes it in Phase 3 (alphalab.phase3.noise_runs), `alphalab.reference_runs` outside one; the board reads its `spread` and flags
 leaderboard gains smaller than it."""
 
 from __future__ import annotations

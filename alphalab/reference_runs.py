@@ -11,49 +11,46 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
-from alphalab.adapters import load_adapter
-from alphalab.config import CampaignConfig
+from alphalab.campaign import Campaign
 from alphalab.execution import RunRequest, execute, harness_command
 from alphalab.experiment_template import TemplateExperiment, render_template_dir
-from alphalab.harness_inputs import HarnessInputs
 from alphalab.noise_floor import NoiseFloor
 from alphalab.results import RunResult
-from alphalab.workspace import Workspace
 
 NOISE_DIR = "noise_floor"
 
 
-def evaluate_params(workspace: Workspace, config: CampaignConfig, params: dict, exp_dir: Path, *, seed: int = 0,
+def evaluate_params(campaign: Campaign, params: dict, exp_dir: Path, *, seed: int = 0,
                     label: str = "reference") -> RunResult:
     """Render the adapter's template with `params` into `exp_dir` and run the manifest's full evaluation once, with
     the campaign's harness inputs. A run that leaves no result is a failed RunResult."""
-    adapter = load_adapter(workspace.adapter)
-    spec = adapter.manifest.experiment
+    spec = campaign.manifest.experiment
     if not spec.template_dir:
-        raise ValueError(f"adapter {adapter.manifest.name!r} has no experiment template to evaluate {label} with")
-    inputs = HarnessInputs.of(config, adapter.manifest)
-    render_template_dir(adapter.root / spec.template_dir, exp_dir, params,
+        raise ValueError(f"adapter {campaign.manifest.name!r} has no experiment template to evaluate {label} with")
+    inputs = campaign.harness_inputs
+    render_template_dir(campaign.adapter.root / spec.template_dir, exp_dir, params,
                         TemplateExperiment(id=Path(exp_dir).name, name=label, seed=seed))
-    cmd = harness_command(spec.full_command, inputs, workspace, exp_dir, "full", seed)
+    cmd = harness_command(spec.full_command, inputs, campaign.workspace, exp_dir, "full", seed)
     # the one run path of every evaluation: the harness sandboxes the experiment itself
     request = RunRequest(exp_id=Path(exp_dir).name, attempt=0, mode="full", seed=seed, slot="", command=cmd,
-                         exp_dir=exp_dir, workspace=workspace.root, timeout_s=inputs.time_limit_s("full"))
+                         exp_dir=exp_dir, workspace=campaign.workspace.root, timeout_s=inputs.time_limit_s("full"))
     outcome = execute(request, job_id=f"{label}-seed-{seed}")
     return outcome.result or RunResult(
         status="failed", eval_mode="full", error=f"no result (exit {outcome.returncode}): {outcome.error}")
 
 
-def measure_noise_floor(workspace: Workspace, config: CampaignConfig, params: dict | None = None,
+def measure_noise_floor(campaign: Campaign, params: dict | None = None,
                         seeds: Sequence[int] = (0, 1, 2)) -> NoiseFloor:
-    """Full evaluations of `params` (default: the search space's `reference`) under each seed, one after another.
+    """Full evaluations of `params` (default: the search space's `reference`) under each seed, one after another,
+    outside a campaign's board (a campaign measures its own in Phase 3: alphalab.phase3.noise_runs).
 
     Raises ValueError when a run fails.
     """
-    manifest = load_adapter(workspace.adapter).manifest
+    manifest, ws = campaign.manifest, campaign.workspace
     if params is None:
         params = dict(manifest.search_space.reference) if manifest.search_space else {}
-    results = [evaluate_params(workspace, config, params, workspace.root / NOISE_DIR / f"seed_{seed}", seed=seed,
+    results = [evaluate_params(campaign, params, ws.root / NOISE_DIR / f"seed_{seed}", seed=seed,
                                label="noise floor reference") for seed in seeds]
     floor = NoiseFloor.from_results(manifest.primary.name, list(seeds), results, params)
-    floor.write(workspace)
+    floor.write(ws)
     return floor

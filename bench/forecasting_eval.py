@@ -19,6 +19,7 @@ import tempfile
 import time
 from pathlib import Path
 
+from alphalab.campaign import Campaign
 from alphalab.config import CampaignConfig
 from alphalab.experiment_template import TemplateExperiment, render_template_dir
 from alphalab.reference_runs import measure_noise_floor
@@ -73,7 +74,7 @@ def demo(root: Path, models: list[str], seeds: list[int]) -> None:
         t0 = time.perf_counter()
         # a campaign with defaults on the demo dataset: the reference runs get what its harness command would
         config = CampaignConfig(name="forecasting-bench", domain="time_series", data_path=data, objective="bench")
-        floor = measure_noise_floor(ws, config, None, seeds)
+        floor = measure_noise_floor(Campaign(config, ws), None, seeds)
         print(f"noise floor of the reference {floor.params['model']} over seeds {floor.seeds}: rmse "
               f"{[round(v, 2) for v in floor.values]}, spread {floor.spread:.2f} ({time.perf_counter() - t0:.0f} s)")
 

@@ -12,11 +12,11 @@ from pathlib import Path
 
 import yaml
 
+from alphalab.campaign import Campaign
 from alphalab.config import CampaignConfig
 from alphalab.errors import AlphalabError
 from alphalab.manifest import Manifest
 from alphalab.reference_runs import evaluate_params
-from alphalab.workspace import Workspace
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
 DEMO_CONFIG = EXAMPLES / "time_series_demo.yaml"
@@ -62,19 +62,18 @@ def comparison_season(config: CampaignConfig, manifest: Manifest) -> int:
     return dataset_periods(config.data_path, manifest.seasonality)[0]
 
 
-def seasonal_naive_rmse(ws: Workspace, config: CampaignConfig, season: int) -> float | None:
+def seasonal_naive_rmse(campaign: Campaign, season: int) -> float | None:
     from harnesses.forecasting.baselines import seasonal_naive_name
 
     name = seasonal_naive_name(season)
-    result = evaluate_params(ws, config, {"model": name}, ws.root / "references" / name,
+    result = evaluate_params(campaign, {"model": name}, campaign.workspace.root / "references" / name,
                              label=f"seasonal naive ({season})")
     return result.metrics.get("rmse") if result.status == "ok" else None
 
 
 def run(args: argparse.Namespace) -> int:
-    from alphalab.campaign import Campaign
-    from cli.run import start_campaign
     from alphalab.leaderboard_text import leaderboard_markdown
+    from cli.run import start_campaign
     from harnesses.forecasting.demo_data import build_demo_dataset
 
     workspace, data = Path(args.workspace).resolve(), Path(args.data).resolve()
@@ -92,7 +91,7 @@ def run(args: argparse.Namespace) -> int:
         label, naive = floor.baseline_label, floor.baseline_value
     else:
         season = comparison_season(env.config, env.manifest)
-        label, naive = f"seasonal naive ({season})", seasonal_naive_rmse(env.workspace, env.config, season)
+        label, naive = f"seasonal naive ({season})", seasonal_naive_rmse(env, season)
     if top is None or naive is None:
         raise AlphalabError(f"the demo produced no comparable result; see {workspace}")
     best = top.value

@@ -11,6 +11,7 @@ import pytest
 import yaml
 
 from alphalab.adapters import COMMON_VARIABLES, ROLE_VARIABLES, load_adapter
+from alphalab.campaign import Campaign
 from alphalab.manifest import Manifest
 from alphalab.results import read_result
 from alphalab.workspace import ADAPTER_FILES, Workspace
@@ -146,7 +147,7 @@ def test_noise_floor_over_seeds_of_the_reference(tmp_path, dataset):
         "    def predict(self, contexts, h):\n"
         "        return super().predict(contexts, h) + {{ params.shift }} * {{ experiment.seed }}\n")
     config = CampaignConfig(name="t", domain="time_series", data_path=dataset, objective="o")
-    floor = measure_noise_floor(ws, config, {"shift": 0.01}, seeds=(0, 3))
+    floor = measure_noise_floor(Campaign(config, ws), {"shift": 0.01}, seeds=(0, 3))
     runs = [read_result(ws, ws.root / "noise_floor" / f"seed_{s}", "full") for s in (0, 3)]
     assert [r.seed for r in runs] == [0, 3] and all(r.eval_mode == "full" for r in runs)
     assert floor.values == [r.metrics["rmse"] for r in runs]
@@ -165,6 +166,6 @@ def test_the_campaigns_domain_options_reach_the_harness_through_the_manifest_com
     shutil.copytree(ADAPTER, ws.adapter)
     config = CampaignConfig(name="t", domain="time_series", data_path=dataset, objective="o",
                             domain_options={"expected_instances": 6034})
-    r = evaluate_params(ws, config, {"model": "naive"}, ws.experiment("ref"))
+    r = evaluate_params(Campaign(config, ws), {"model": "naive"}, ws.experiment("ref"))
     assert r.status == "failed" and r.error_signature == "instance_count"
     assert "expected 6034 (the campaign's expected_instances)" in r.error

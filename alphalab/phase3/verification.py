@@ -71,10 +71,13 @@ def noise_groups(campaign: Campaign) -> list[list[float]]:
     metric = campaign.metric
     floor = campaign.noise_floor()
     groups = [list(floor.values)] if floor is not None else []
+    reruns: dict[str, list[Experiment]] = {}
+    for v in campaign.board.select(kind="verify"):
+        reruns.setdefault(v.parent or "", []).append(v)
     for e in campaign.board.select(kind="experiment"):
-        reruns = _values(campaign, reruns_of(campaign, e.id))
-        if reruns and metric.name in e.metrics:
-            groups.append([e.metrics[metric.name], *reruns])
+        values = _values(campaign, reruns.get(e.id, []))
+        if values and metric.name in e.metrics:
+            groups.append([e.metrics[metric.name], *values])
     return groups
 
 

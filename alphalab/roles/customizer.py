@@ -17,6 +17,7 @@ from pydantic import BaseModel
 
 from alphalab import adapters
 from alphalab.errors import PhaseFailed
+from alphalab.manifest import FittedManifest
 from alphalab.roles.base import RoleContext
 from alphalab.roles.llm import report_text, run_llm_role
 from alphalab.tools import read_file, report_to_user, shell_exec
@@ -26,13 +27,6 @@ ROLE = "customizer"
 _SAMPLE_FILES = 5
 # harnesses/<name>/fit_seasonality.py, where a built-in harness has one (forecasting: the season of the data's freq)
 _SEASONALITY_FIT = "fit_seasonality"
-
-
-class FittedManifest(BaseModel):
-    """What a harness's seasonality fit prints: the whole fitted manifest and the one-line reason for the commit."""
-
-    manifest: str
-    reason: str
 
 
 class DataFacts(BaseModel):

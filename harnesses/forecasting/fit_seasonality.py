@@ -19,9 +19,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import yaml
-from pydantic import BaseModel
-
-from alphalab.manifest import Manifest
+from alphalab.manifest import FittedManifest, Manifest
 from harnesses.base.errors import EvaluationFailure
 from harnesses.forecasting.baselines import seasonal_naive_name
 from harnesses.forecasting.seasonality import dataset_freq, dataset_periods
@@ -36,11 +34,6 @@ def baseline_line(period: int) -> str:
     """The manifest's trivial baseline: seasonal naive at the dataset's season."""
     name = seasonal_naive_name(period)
     return f'trivial_baseline: {{label: "seasonal naive ({period})", params: {{model: {name}}}}}'
-
-
-class FittedManifest(BaseModel):
-    manifest: str
-    reason: str
 
 
 def _fit_choices(text: str, names: Sequence[str]) -> str:

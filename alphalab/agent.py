@@ -5,7 +5,7 @@ mini-swe-agent). The loop ends when a terminal tool raises `Finished`, or gracef
 USD, wall time, nudges) raises `LimitReached`; `run` turns either into the AgentResult. Bad tool calls (unknown
 tool, invalid JSON, schema violations, a tool's own failure) go back to the model as tool errors. The trajectory is
 appended as one JSONL line per step as it goes, so a crash or a kill loses at most the step in flight, and its end
-line is written however the loop stops. When the estimated context passes `compact_at_fraction` of the model's
+line is written however the loop stops; a run cut short resumes from it (alphalab/trajectory.py). When the estimated context passes `compact_at_fraction` of the model's
 window, old tool outputs are replaced by a short deterministic summary (no model call: compaction must not spend
 budget or fail).
 """
@@ -16,11 +16,8 @@ import dataclasses
 import json
 import time
 from collections.abc import Callable
-from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
-
-from pydantic import BaseModel, Field
 
 from alphalab.command_output import truncate_middle
 from alphalab.config import AgentLimits
@@ -29,6 +26,7 @@ from alphalab.errors import SandboxUnavailable
 from alphalab.models.base import Message, Model, ModelResponse, ProviderError, ToolCall, Usage
 from alphalab.sandbox import effective_mode
 from alphalab.tools.base import Finished, Tool, ToolContext, ToolError, ToolResult
+from alphalab.trajectory import AgentResult, ToolOutcome, TrajectoryStep, append_record, message_record, resume_point
 
 # tool outputs of the most recent steps stay verbatim through compaction: the model is working with them
 KEEP_RECENT_TOOL_OUTPUTS = 4
@@ -41,43 +39,8 @@ MAX_NUDGES = 3
 MAX_SPAWN_DEPTH = 2
 
 
-class AgentResult(BaseModel):
-    finished: bool
-    payload: Any = None
-    # finished | max_steps | max_tokens | max_usd | max_wall_seconds | no_tool_call | provider_error: ... | error: ...
-    reason: str
-    usage: Usage = Usage()  # this agent's calls plus those of the sub-agents it spawned
-    cost_usd: float = 0.0
-    steps: int = 0
-    final_text: str = ""
-
-
 class LimitReached(Exception):
     """A limit (steps, tokens, USD, wall time, nudges) ends the loop gracefully; the message is the reason."""
-
-
-class ToolOutcome(BaseModel):
-    call_id: str
-    name: str
-    output: str  # as the model saw it, after truncation
-    is_error: bool = False
-    images: int = 0
-
-
-class TrajectoryStep(BaseModel):
-    kind: str = "step"  # "step" per model call, one "end" line when the loop stops
-    step: int
-    time: datetime = Field(default_factory=lambda: datetime.now(timezone.utc))
-    agent: str
-    # messages added to the conversation in this step (the first step also carries system and task)
-    messages: list[dict[str, Any]] = Field(default_factory=list)
-    tools: list[ToolOutcome] = Field(default_factory=list)
-    usage: Usage = Usage()
-    cost_usd: float = 0.0
-    total_usage: Usage = Usage()
-    total_cost_usd: float = 0.0
-    compacted: int = 0  # tool outputs replaced by a summary before this step's model call
-    result: AgentResult | None = None
 
 
 @dataclasses.dataclass
@@ -111,11 +74,6 @@ class _Budget:
         spent = {"max_tokens": self.usage.total >= self.limits.max_tokens,
                  "max_usd": self.cost_usd >= self.limits.max_usd, "max_wall_seconds": self.seconds_left() <= 0}
         return next((reason for reason, hit in spent.items() if hit), None)
-
-
-def _message_record(m: Message) -> dict[str, Any]:
-    # image bytes would bloat the trajectory; their count is enough to replay what happened
-    return m.model_dump(exclude={"images"}, exclude_defaults=True) | ({"images": len(m.images)} if m.images else {})
 
 
 def estimate_tokens(messages: list[Message]) -> int:
@@ -227,6 +185,7 @@ class Agent:
             effective_mode(self.ctx.sandbox)  # a strict `bwrap` that cannot run raises; `auto` falls back
         self.trajectory_path.parent.mkdir(parents=True, exist_ok=True)
         self.messages = [Message(role="system", content=system, cache=True), Message(role="user", content=task)]
+        self._resume()
         result: AgentResult | None = None
         try:
             while True:
@@ -242,6 +201,21 @@ class Agent:
         finally:
             self._end(result)
         return result
+
+    def _resume(self) -> None:
+        """A run of this trajectory that was cut short (e.g. the provider failure a Prefect retry now recovers from)
+        continues from its last recorded step: its conversation, step count and spend carry over. Sub-agents start
+        afresh: their parent's interrupted call is answered as interrupted and the parent decides again."""
+        self._children = len(list(self.trajectory_path.parent.glob(f"{self.trajectory_path.stem}.sub*.jsonl")))
+        point = resume_point(self.trajectory_path) if self.depth == 0 else None
+        if point is None:
+            return
+        self.messages = point.messages
+        self._written = len(point.messages)
+        self._steps = point.steps
+        self.budget.charge(point.usage, point.cost_usd)
+        self.usage, self.cost_usd = point.usage, point.cost_usd
+        self.on_step(f"[{self.label}] resuming after step {point.steps} from {self.trajectory_path.name}")
 
     def step(self) -> None:
         """One model call and the tool calls it asked for; the step's trajectory line is written however it ends."""
@@ -322,7 +296,7 @@ class Agent:
 
     def _record(self, turn: _Turn) -> None:
         self._write(TrajectoryStep(
-            step=turn.number, agent=self.label, messages=[_message_record(m) for m in self.messages[self._written:]],
+            step=turn.number, agent=self.label, messages=[message_record(m) for m in self.messages[self._written:]],
             tools=turn.outcomes, usage=turn.response.usage, cost_usd=turn.cost_usd, total_usage=self.budget.usage,
             total_cost_usd=self.budget.cost_usd, compacted=turn.compacted,
         ))
@@ -346,5 +320,4 @@ class Agent:
             self.on_step(f"[{self.label}] stopped: {result.reason} after {result.steps} steps")
 
     def _write(self, record: TrajectoryStep) -> None:
-        with self.trajectory_path.open("a", encoding="utf-8") as f:
-            f.write(record.model_dump_json(exclude_none=True, fallback=str) + "\n")
+        append_record(self.trajectory_path, record)

@@ -13,7 +13,7 @@ from alphalab.agent import Agent, compact, estimate_tokens
 from alphalab.config import AgentLimits, SandboxConfig
 from alphalab.cost import UsageLedger
 from alphalab.errors import SandboxUnavailable
-from alphalab.models.base import Message, ModelResponse, ProviderError, ToolCall, Usage
+from alphalab.models.base import Message, ModelResponse, ProviderError, ToolCall, TransientProviderError, Usage
 from alphalab.models.scripted import ScriptedModel
 from alphalab.tools import ToolContext, general_tools, report_to_user, tool
 
@@ -306,3 +306,59 @@ def test_a_sandbox_failure_inside_a_tool_stops_the_run_with_its_step_and_end_rec
     lines = _lines(tmp_path / "traj/t.jsonl")
     assert [r["kind"] for r in lines] == ["step", "end"] and model.remaining == 1
     assert lines[-1]["result"]["reason"] == "error: SandboxUnavailable: install bubblewrap"
+
+
+class _FailsOnce:
+    """A scripted model whose call number `fail_at` raises a transient provider error once, as a 5xx storm would."""
+
+    def __init__(self, model: ScriptedModel, fail_at: int):
+        self.model, self.fail_at, self.name = model, fail_at, model.name
+        self.context_window, self.supports_images = model.context_window, True
+
+    def complete(self, messages, tools):
+        if len(self.model.calls) + 1 == self.fail_at:
+            self.fail_at = 0
+            raise TransientProviderError("scripted: HTTP 503 storm")
+        return self.model.complete(messages, tools)
+
+
+def test_a_retried_run_resumes_from_its_trajectory_without_repeating_steps(tmp_path):
+    model = ScriptedModel.from_calls([
+        ("write_file", {"path": "a.txt", "content": "one\n"}),
+        ("shell_exec", {"command": "echo two >> a.txt"}),
+        ("report_to_user", {"message": "done"}),
+    ])
+    flaky = _FailsOnce(model, fail_at=3)
+    with pytest.raises(TransientProviderError):
+        _run(tmp_path, flaky)
+    # the retry (a new Agent on the same trajectory, as a Prefect task retry builds it) picks up at step 3
+    result, steps, _ = _run(tmp_path, flaky)
+    assert result.finished and result.payload == "done"
+    assert result.steps == 3 and len(model.calls) == 3  # steps 1-2 were not paid for again
+    assert (tmp_path / "a.txt").read_text() == "one\ntwo\n"  # nor their commands run twice
+    assert "resuming after step 2" in steps[0]
+    resumed = model.calls[2]
+    assert [m.role for m in resumed] == ["system", "user", "assistant", "tool", "assistant", "tool"]
+    assert result.usage.total == 3 * 120  # the spend of the first attempt carries over
+    ends = [r for r in _lines(tmp_path / "traj" / "t.jsonl") if r["kind"] == "end"]
+    assert ends[0]["result"]["reason"].startswith("provider_error") and ends[1]["result"]["finished"]
+
+
+def test_a_finished_run_is_not_resumed_and_a_killed_step_is_answered_as_interrupted(tmp_path):
+    first, _, _ = _run(tmp_path, ScriptedModel.from_calls([("report_to_user", {"message": "first"})]))
+    assert first.finished
+    fresh = ScriptedModel.from_calls([("report_to_user", {"message": "second"})])
+    second, _, _ = _run(tmp_path, fresh)
+    assert second.steps == 1 and [m.role for m in fresh.calls[0]] == ["system", "user"]
+    # a kill mid-step leaves a step line whose tool call has no result, and no end line
+    path = tmp_path / "traj" / "t.jsonl"
+    call = {"role": "assistant", "tool_calls": [{"id": "c9", "name": "shell_exec", "arguments": "{}"}]}
+    path.write_text(path.read_text() + json.dumps({"kind": "step", "step": 1, "agent": "agent", "messages": [
+        {"role": "system", "content": "You are a test agent.", "cache": True},
+        {"role": "user", "content": "Do the task."}, call]}) + "\n" + '{"kind": "step", "st')
+    after_kill = ScriptedModel.from_calls([("report_to_user", {"message": "third"})])
+    third, _, _ = _run(tmp_path, after_kill)
+    assert third.finished and third.steps == 2
+    answered = after_kill.calls[0][-1]
+    assert answered.role == "tool" and answered.tool_call_id == "c9" and answered.is_error
+    assert "interrupted" in answered.content

@@ -18,7 +18,7 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 
 from alphalab.config import CampaignConfig
 from alphalab.errors import AdapterError
-from alphalab.manifest import Manifest
+from alphalab.manifest import BEYOND_TEMPLATE, Manifest
 from alphalab.workspace import ADAPTER_FILES, Workspace
 
 TEMPLATE_FILES = tuple(f for f in ADAPTER_FILES if f.startswith("phase"))
@@ -28,20 +28,53 @@ COMMON_VARIABLES = frozenset({
     "learnings", "playbook",
 })
 
+# A template is the role's system prompt, which providers cache as a prefix across calls: it takes only what is the
+# same for every call of the role. What changes with each call goes into the user message the role's code builds.
 ROLE_VARIABLES: dict[str, frozenset[str]] = {
     "phase0_customizer.md": frozenset({"adapter_dir"}),
-    "phase0_generator.md": frozenset({"reference_adapters", "validation_errors"}),
+    "phase0_generator.md": frozenset({"reference_adapters", "template_rules"}),
     "phase1_explorer.md": frozenset(),
-    "phase2_builder.md": frozenset({"round", "review", "builtin_harness"}),
-    "phase2_critic.md": frozenset({"round", "harness_files"}),
+    "phase2_builder.md": frozenset({"builtin_harness"}),
+    "phase2_critic.md": frozenset(),
     "phase2_tester.md": frozenset(),
-    "phase3_strategist.md": frozenset({
-        "leaderboard", "recent_debriefs", "operator_notes", "budget_left", "budget_tier", "board_summary",
-        "proposals_wanted",
-    }),
-    "phase3_worker.md": frozenset({"task", "experiment", "exp_dir", "error_log", "metrics", "best"}),
-    "phase3_supervisor.md": frozenset({"error_rate", "failure_logs"}),
+    "phase3_strategist.md": frozenset({"search_space"}),
+    "phase3_worker.md": frozenset({"task"}),  # the task kind: implement, analyze or fix
+    "phase3_supervisor.md": frozenset(),
 }
+
+# what templates took before the user message carried it, to say where it went
+PER_CALL_VARIABLES = frozenset({
+    "validation_errors", "round", "review", "harness_files", "leaderboard", "recent_debriefs", "operator_notes",
+    "budget_left", "budget_tier", "board_summary", "proposals_wanted", "experiment", "exp_dir", "error_log",
+    "metrics", "best", "error_rate", "failure_logs",
+})
+
+
+
+def template_rules() -> str:
+    """The contract of the prompt templates, for the Generator that writes them for a new domain."""
+    own = [f"- {name}: {', '.join(sorted(names)) or 'none'}" for name, names in ROLE_VARIABLES.items()]
+    return "\n".join([
+        "Rules for the 9 prompt templates (jinja2; an undefined variable is an error):",
+        "- A template is its role's system prompt, which providers cache as a prefix across the role's calls: it "
+        "takes only what is the same for every call of the role. Everything particular to one call reaches the "
+        "agent in the user message the role's code builds, the same for every domain: the experiment, its spec, "
+        "metrics and error log and the current best (Worker); the turn, budget and tier, board, leaderboard, recent "
+        "debriefs and operator notes (Strategist); the round and the Critic's findings (Builder); the harness files "
+        "(Critic); the error rate and failure logs (Supervisor); the validation errors (Generator). A template says "
+        "where that is (\"the user message gives ...\"), never shows it.",
+        "- Order inside a template: the role's intro and rules, then the domain knowledge, then the playbook and "
+        "the learnings (they change more often: show them only when not empty), and in phase3_worker.md the "
+        "instructions for each task kind (implement, analyze, else fix; a branch on `task`) last, so Workers of "
+        "every task kind share the longest prefix.",
+        "- phase3_strategist.md shows `search_space` (what the experiment template builds and every parameter's "
+        "range or choices) and suggests only what it can build, or says that the rest needs a spec's "
+        f"`{BEYOND_TEMPLATE}`. The Critic's verdict is only what it passes to submit_review.",
+        f"- Variables of every template: {', '.join(sorted(COMMON_VARIABLES))}. Each template's own "
+        "(`task` is implement, analyze or fix):",
+        *own,
+    ])
+
 
 _REPO_ROOT = Path(__file__).resolve().parents[1]
 
@@ -73,9 +106,10 @@ def builtin_harness_dir(name: str) -> Path:
 
 
 def _environment(root: Path) -> jinja2.Environment:
+    # a block tag's own line leaves no blank line behind, so an empty optional section leaves no gap
     return jinja2.Environment(
         loader=jinja2.FileSystemLoader(str(root)), undefined=jinja2.StrictUndefined, keep_trailing_newline=True,
-        autoescape=False,
+        autoescape=False, trim_blocks=True, lstrip_blocks=True,
     )
 
 
@@ -136,7 +170,10 @@ def template_problems(name: str, source: str) -> list[str]:
         return [f"{name}:{e.lineno}: template syntax error: {e.message}"]
     allowed = COMMON_VARIABLES | ROLE_VARIABLES[name]
     unknown = sorted(jinja2.meta.find_undeclared_variables(parsed) - allowed)
-    return [f"{name}: uses undefined variable `{v}` (available: {', '.join(sorted(allowed))})" for v in unknown]
+    available = f"(available: {', '.join(sorted(allowed))})"
+    return [f"{name}: uses `{v}`, which changes with every call: the role sends it in the user message, and the "
+            f"template (the system prompt, cached across calls) takes only stable variables {available}"
+            if v in PER_CALL_VARIABLES else f"{name}: uses undefined variable `{v}` {available}" for v in unknown]
 
 
 def _manifest_file_problems(root: Path, manifest: Manifest) -> list[str]:
@@ -226,7 +263,10 @@ def write_file(ws: Workspace, file: str, content: str, reason: str, *, check: bo
         if problems:
             raise AdapterError(problems, where=f"refused change to {file}")
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(content)
+    # replaced in one step: Phase 3 roles load the adapter while the Supervisor patches it
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(content)
+    tmp.replace(path)
     return ws.commit(reason.strip() or f"adapter: update {file}", ws.adapter)
 
 
@@ -250,7 +290,8 @@ def common_variables(config: CampaignConfig, ws: Workspace, adapter: Adapter | N
     """The variables every template gets (see the preamble's contract)."""
     manifest = adapter.manifest if adapter is not None else None
     return {
-        "objective": config.objective,
+        # without its final period, so a template can end the sentence it puts the objective in
+        "objective": config.objective.strip().removesuffix("."),
         "domain": config.domain,
         "data_path": str(config.data_path),
         "workspace": str(ws.root),

@@ -180,7 +180,8 @@ class Agent:
     # --- the loop ---------------------------------------------------------------------------------------------
     def run(self, system: str, task: str) -> AgentResult:
         """Raises SandboxUnavailable before any model call when the configured sandbox cannot run commands; any
-        other exception propagates (a ProviderError so the caller, a Prefect task, may retry) after the end line."""
+        other exception propagates after the end line (a TransientProviderError for the caller, a Prefect task, to retry:
+        the retry resumes from the trajectory; any other ProviderError for the campaign to stop on)."""
         if "shell_exec" in self.tools:
             effective_mode(self.ctx.sandbox)  # a strict `bwrap` that cannot run raises; `auto` falls back
         self.trajectory_path.parent.mkdir(parents=True, exist_ok=True)

@@ -68,7 +68,9 @@ class ModelsConfig(Strict):
 
 class Price(Strict):
     input: float = Field(ge=0, description="USD per million input tokens")
-    cached_input: float = Field(ge=0)
+    cached_input: float = Field(ge=0, description="USD per million input tokens read from the prompt cache")
+    cache_write: float | None = Field(None, ge=0, description="USD per million input tokens written to the prompt "
+                                      "cache; unset: the input price (no surcharge, as on OpenAI)")
     output: float = Field(ge=0)
 
 

@@ -23,15 +23,16 @@ from alphalab.models.base import Usage
 log = logging.getLogger(__name__)
 
 # Defaults, USD per million tokens, as published when written. Prices change: override them in the
-# campaign YAML (`pricing: {model-name: {input, cached_input, output}}`) rather than trusting these.
+# campaign YAML (`pricing: {model-name: {input, cached_input, cache_write, output}}`) rather than trusting these.
+# Anthropic bills 5-minute cache writes at 1.25x the input price; OpenAI's cache writes cost nothing extra.
 DEFAULT_PRICES: dict[str, Price] = {
     "gpt-5.2": Price(input=1.75, cached_input=0.175, output=14.00),
     "gpt-5-mini": Price(input=0.25, cached_input=0.025, output=2.00),
     "gpt-4.1": Price(input=2.00, cached_input=0.50, output=8.00),
     "gpt-4.1-mini": Price(input=0.40, cached_input=0.10, output=1.60),
-    "claude-opus-4-5": Price(input=5.00, cached_input=0.50, output=25.00),
-    "claude-sonnet-4-5": Price(input=3.00, cached_input=0.30, output=15.00),
-    "claude-haiku-4-5": Price(input=1.00, cached_input=0.10, output=5.00),
+    "claude-opus-4-5": Price(input=5.00, cached_input=0.50, cache_write=6.25, output=25.00),
+    "claude-sonnet-4-5": Price(input=3.00, cached_input=0.30, cache_write=3.75, output=15.00),
+    "claude-haiku-4-5": Price(input=1.00, cached_input=0.10, cache_write=1.25, output=5.00),
 }
 
 # test doubles cost nothing; saying so avoids a warning per scripted run
@@ -63,10 +64,12 @@ class PriceTable:
         price = self.lookup(model_name)
         if price is None:
             return Cost(usd=0.0, priced=model_name.split(":", 1)[0] in _FREE_PROVIDERS)
-        uncached = max(0, usage.input_tokens - usage.cached_input_tokens)
+        uncached = max(0, usage.input_tokens - usage.cached_input_tokens - usage.cache_write_tokens)
+        write_price = price.input if price.cache_write is None else price.cache_write
         usd = (
             uncached * price.input
             + usage.cached_input_tokens * price.cached_input
+            + usage.cache_write_tokens * write_price
             + usage.output_tokens * price.output
         ) / 1_000_000
         return Cost(usd=usd, priced=True)
@@ -81,6 +84,7 @@ class LedgerEntry(BaseModel):
     model: str
     input_tokens: int
     cached_input_tokens: int
+    cache_write_tokens: int = 0  # absent from lines written before cache writes were priced apart
     output_tokens: int
     cost_usd: float
     priced: bool
@@ -90,6 +94,7 @@ class SpendTotals(BaseModel):
     calls: int = 0
     input_tokens: int = 0
     cached_input_tokens: int = 0
+    cache_write_tokens: int = 0
     output_tokens: int = 0
     cost_usd: float = 0.0
 
@@ -97,6 +102,7 @@ class SpendTotals(BaseModel):
         self.calls += 1
         self.input_tokens += e.input_tokens
         self.cached_input_tokens += e.cached_input_tokens
+        self.cache_write_tokens += e.cache_write_tokens
         self.output_tokens += e.output_tokens
         self.cost_usd += e.cost_usd
 
@@ -133,6 +139,7 @@ class UsageLedger:
             model=model_name,
             input_tokens=usage.input_tokens,
             cached_input_tokens=usage.cached_input_tokens,
+            cache_write_tokens=usage.cache_write_tokens,
             output_tokens=usage.output_tokens,
             cost_usd=cost.usd,
             priced=cost.priced,

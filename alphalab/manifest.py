@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import re
 import string
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -16,6 +16,8 @@ PLACEHOLDERS = frozenset({"python", "workspace", "harness", "exp_dir", "mode", "
                           "data", "sandbox", "network", "time_limit", "options", "campaign_seed"})
 _SHELL = re.compile(r"[;&|<>`$\n\\]|(^|\s)cd(\s|$)")
 _MODULE = re.compile(r"^(harnesses\.([A-Za-z_]\w*)|harness)(\.[A-Za-z_]\w*)+$")
+# the spec key of an experiment that needs code its template does not have: what to build, in words
+BEYOND_TEMPLATE = "beyond_template"
 
 
 class _Strict(BaseModel):
@@ -84,13 +86,50 @@ def harness_module(field: str, command: str) -> str:
     return tokens[3]
 
 
+Value = str | int | float | bool
+
+
+def _num(x: float) -> str:
+    return f"{x:g}"
+
+
+def _same(a: Any, b: Any) -> bool:
+    """Equal as a search-space value: 1 is 1.0, but True is not 1 and "1" is not 1."""
+    if any(isinstance(v, (bool, str)) for v in (a, b)):
+        return type(a) is type(b) and a == b
+    return a == b
+
+
 class SearchParam(_Strict):
     name: str
     type: Literal["categorical", "int", "float"]
-    choices: list[str | int | float | bool] | None = None
+    choices: list[Value] | None = None
     low: float | None = None
     high: float | None = None
     log: bool = False
+
+    def allowed(self) -> str:
+        """What this parameter takes, in words."""
+        if self.type == "categorical":
+            return "one of " + ", ".join(str(c) for c in self.choices)
+        kind = "an integer" if self.type == "int" else "a number"
+        return f"{kind} from {_num(self.low)} to {_num(self.high)}" + (", log scale" if self.log else "")
+
+    def coerce(self, value: Any) -> Value:
+        """`value` as this parameter's own type (the matching choice, an int, a float); ValueError naming the
+        parameter and what it allows when it is not one of its values."""
+        if self.type == "categorical":
+            match = next((c for c in self.choices if _same(c, value)), None)
+            if match is None:
+                raise ValueError(f"`{self.name}`: {value!r} is not {self.allowed()}")
+            return match
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or (
+                self.type == "int" and not float(value).is_integer()):
+            raise ValueError(f"`{self.name}`: {value!r} is not {self.allowed()}")
+        number = int(value) if self.type == "int" else float(value)
+        if not self.low <= number <= self.high:
+            raise ValueError(f"`{self.name}`: {value!r} is outside its range ({self.allowed()})")
+        return number
 
     @model_validator(mode="after")
     def _shape(self) -> "SearchParam":
@@ -107,16 +146,33 @@ class SearchParam(_Strict):
 class SearchSpace(_Strict):
     params: list[SearchParam] = Field(min_length=1)
     # the reference configuration: the first experiment and the noise-floor measurement use it
-    reference: dict[str, str | int | float | bool] = Field(default_factory=dict)
+    reference: dict[str, Value] = Field(default_factory=dict)
     # overrides applied by the baseline fix Worker after a failure (e.g. a smaller batch)
-    fallback: dict[str, str | int | float | bool] = Field(default_factory=dict)
+    fallback: dict[str, Value] = Field(default_factory=dict)
 
-    def reference_params(self) -> dict[str, str | int | float | bool]:
+    def reference_params(self) -> dict[str, Value]:
         """The reference, completed with each missing parameter's first choice or low end."""
         out = dict(self.reference)
         for p in self.params:
             if p.name not in out:
                 out[p.name] = p.choices[0] if p.type == "categorical" else (int(p.low) if p.type == "int" else p.low)
+        return out
+
+    def checked(self, params: dict[str, Any], base: dict[str, Any] | None = None) -> dict[str, Value]:
+        """A whole configuration: `params` over `base` (a parent's params), over the reference, each value in its
+        parameter's own type; ValueError naming every unknown or invalid parameter and what it allows."""
+        by_name = {p.name: p for p in self.params}
+        unknown = sorted(set(params) - set(by_name))
+        problems = [f"unknown params {unknown}; the search space has {list(by_name)}"] if unknown else []
+        given = self.reference_params() | {k: v for k, v in (base or {}).items() if k in by_name} | params
+        out: dict[str, Value] = {}
+        for name, p in by_name.items():
+            try:
+                out[name] = p.coerce(given[name])
+            except ValueError as e:
+                problems.append(str(e))
+        if problems:
+            raise ValueError("; ".join(problems))
         return out
 
     @model_validator(mode="after")
@@ -133,7 +189,7 @@ class TrivialBaseline(_Strict):
     """The domain's trivial baseline, which every leaderboard row is read against beside the noise floor."""
 
     label: str = Field(min_length=1, description="what it is, e.g. `seasonal naive (24)` or `eager PyTorch`")
-    params: dict[str, str | int | float | bool] | None = Field(
+    params: dict[str, Value] | None = Field(
         None, description="the template's params that build it (run once with the noise floor); with neither this "
                           "nor `ratio`, the search space's reference is the baseline itself (the noise floor's mean)")
     ratio: tuple[str, str] | None = Field(
@@ -166,7 +222,7 @@ class Manifest(_Strict):
     harness: str | None = Field(None, description="name of a built-in trusted harness under harnesses/")
     seasonality: int | None = None
     trivial_baseline: TrivialBaseline | None = None
-    options: dict[str, str | int | float | bool] = Field(default_factory=dict)
+    options: dict[str, Value] = Field(default_factory=dict)
 
     @model_validator(mode="after")
     def _one_primary(self) -> "Manifest":
@@ -189,3 +245,22 @@ class Manifest(_Strict):
     @property
     def primary(self) -> Metric:
         return next(m for m in self.metrics if m.primary)
+
+    def search_space_text(self) -> str:
+        """What an experiment can be built from, for the Strategist: the experiment template, every parameter with
+        its range or choices, and the reference configuration."""
+        exp, space = self.experiment, self.search_space
+        files = ", ".join(f"`{f}`" for f in exp.required_files)
+        if exp.template_dir:
+            lines = [f"The experiment template (the adapter's `{exp.template_dir}/`) builds {files} from the "
+                     "parameters below (`spec.params`): they are all a Worker changes, unless the spec's "
+                     f"`{BEYOND_TEMPLATE}` asks for code the template does not have."]
+        else:
+            lines = [f"There is no experiment template: a Worker writes {files} from the spec."]
+        if space is None:
+            return "\n".join(lines + ["There is no search space: describe each experiment fully in its spec."])
+        lines += [f"- `{p.name}`: {p.allowed()}" for p in space.params]
+        reference = ", ".join(f"{k}={v}" for k, v in space.reference_params().items())
+        lines += [f"Reference configuration (the noise floor measures it over several seeds): {reference}.",
+                  "Parameters a proposal leaves out take its parent's values, or the reference's without a parent."]
+        return "\n".join(lines)

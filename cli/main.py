@@ -20,6 +20,10 @@ def _defaults() -> None:
     os.environ.setdefault("DO_NOT_TRACK", "1")
     os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
     os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "60")
+    # alphalab's own loggers (provider retries) reach the log of the task run they happen in, as Prefect's own do;
+    # read when prefect is first imported, which no command does before this. Outside a run they stay local.
+    os.environ.setdefault("PREFECT_LOGGING_EXTRA_LOGGERS", "alphalab")
+    os.environ.setdefault("PREFECT_LOGGING_TO_API_WHEN_MISSING_FLOW", "ignore")
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -8,6 +8,7 @@ go to stdout while it runs.
 from __future__ import annotations
 
 import argparse
+import logging
 import os
 from pathlib import Path
 
@@ -17,12 +18,21 @@ from alphalab.config import load_config
 from alphalab.sandbox import sandbox_notice
 
 PHASES = (0, 1, 2, 3)
+# the loggers of flow and task runs: they send every record to the API themselves, and propagate to the console
+RUN_LOGGERS = ("prefect.flow_runs", "prefect.task_runs")
 
 
 def quiet_prefect_console(verbose: bool) -> None:
-    # the progress lines carry the story; Prefect's own INFO lines still reach the API (and its UI)
+    """Unless verbose, the progress lines carry the story and the console shows only warnings; run logs stay off it
+    (a failed run's "Encountered exception" traceback included: the CLI prints the error once, in one line). All of
+    it still reaches the API, and its UI."""
     if not verbose:
         os.environ.setdefault("PREFECT_LOGGING_HANDLERS_CONSOLE_LEVEL", "WARNING")
+    from prefect.logging.configuration import ensure_logging_setup
+
+    ensure_logging_setup()  # Prefect configures its logging once, reading the level above; what follows then holds
+    for name in RUN_LOGGERS:
+        logging.getLogger(name).propagate = verbose
 
 
 def _where() -> str:

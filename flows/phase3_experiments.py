@@ -3,6 +3,9 @@
 The flow wires the pure-Python Dispatcher to Prefect: role calls become task runs (fanned out concurrently from
 the Dispatcher's worker threads), runs go to the configured backend (local subprocesses, or flow runs on a GPU work
 pool), artifacts are republished as the board moves, and operator notes arrive as flow-run input.
+
+The flow run fails (and so does the campaign) when a provider error stopped the Dispatcher, or when not one
+experiment was analyzed: a campaign that produced nothing must not end as if it had succeeded.
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ from alphalab import harness_seal, progress
 from alphalab.campaign import Campaign
 from alphalab.config import CampaignConfig
 from alphalab.cost import UsageLedger
+from alphalab.errors import PhaseFailed
 from alphalab.execution import ExperimentRunner, LocalRunner
 from alphalab.operator import FLOW_RUN_META, OPERATOR_KEY_PREFIX
 from alphalab.phase3.contracts import InboxItem, Phase3Summary
@@ -28,6 +32,13 @@ from tasks.artifacts import Phase3Artifacts
 from tasks.experiment_roles import prefect_roles
 
 INBOX_BATCH = 50
+# why a Phase 3 can end with nothing analyzed, by its stop reason
+_WHY_NOTHING = {
+    "no_proposals": "the Strategist proposed no experiment that could run",
+    "experiment_budget": "every experiment of the budget failed or was cancelled before its analysis",
+    "usd_budget": "the USD budget was spent first: raise budgets.usd",
+    "wall_clock": "the wall-clock budget ran out first: raise budgets.wall_clock_hours",
+}
 
 
 def make_runner(config: CampaignConfig, workspace: str) -> ExperimentRunner:
@@ -88,7 +99,17 @@ def phase3_experiments(workspace: str) -> Phase3Summary:
     artifacts.publish(force=True)
     report(f"phase 3 stopped ({summary.stop_reason}): {summary.analyzed} analyzed, best {summary.best_id} "
            f"= {summary.best_value}")
+    if dispatcher.provider_error is not None:
+        raise dispatcher.provider_error
+    if summary.analyzed == 0:
+        raise nothing_analyzed(summary)
     return summary
+
+
+def nothing_analyzed(summary: Phase3Summary) -> PhaseFailed:
+    board = ", ".join(f"{n} {state}" for state, n in summary.counts.items() if n) or "no experiment"
+    why = _WHY_NOTHING.get(summary.stop_reason, "see the board artifact")
+    return PhaseFailed(f"phase 3 analyzed no experiment: it stopped on {summary.stop_reason} ({why}); board: {board}")
 
 
 if __name__ == "__main__":

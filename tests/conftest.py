@@ -11,6 +11,7 @@ os.environ.setdefault("DO_NOT_TRACK", "1")
 os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
 os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "60")
 os.environ.setdefault("PREFECT_LOGGING_TO_API_WHEN_MISSING_FLOW", "ignore")
+os.environ.setdefault("PREFECT_LOGGING_EXTRA_LOGGERS", "alphalab")  # as cli.main sets it: retries reach run logs
 for _k in ("OPENAI_API_KEY", "ANTHROPIC_API_KEY"):
     os.environ.pop(_k, None)  # tests must never reach a real provider
 

@@ -35,16 +35,33 @@ def test_tiny_adapter_loads_and_renders(monkeypatch):
     use_fixture_library(monkeypatch)
     adapter = adapters.load_adapter(TINY_ADAPTER)
     assert adapter.manifest.primary.name == "rmse"
-    text = adapter.render("phase2_critic.md", _vars(round=2, harness_files=["harness/a.py", "harness/b.py"]))
-    assert "Round 2. Files: harness/a.py, harness/b.py" in text
+    text = adapter.render("phase2_builder.md", _vars(builtin_harness="harnesses/tiny"))
+    assert "Trusted harness: harnesses/tiny.\n" in text
 
 
 def test_render_with_a_missing_variable_names_template_and_variable(monkeypatch):
     use_fixture_library(monkeypatch)
     adapter = adapters.load_adapter(TINY_ADAPTER)
     with pytest.raises(AdapterError) as e:
-        adapter.render("phase2_critic.md", _vars(round=1))  # harness_files missing
-    assert "phase2_critic.md" in str(e.value) and "harness_files" in str(e.value)
+        adapter.render("phase2_builder.md", _vars())  # builtin_harness missing
+    assert "phase2_builder.md" in str(e.value) and "builtin_harness" in str(e.value)
+
+
+def test_a_template_showing_per_call_content_fails_validation_saying_where_it_goes(tmp_path, monkeypatch):
+    """A template is the role's cached system prompt: what changes with each call is the user message's."""
+    use_fixture_library(monkeypatch)
+    bad = tmp_path / "bad"
+    shutil.copytree(TINY_ADAPTER, bad)
+    (bad / "phase3_worker.md").write_text("Task {{ task }} for {{ experiment.id }}: {{ error_log }}")
+    _, problems = adapters.adapter_problems(bad)
+    worker = sorted(p for p in problems if p.startswith("phase3_worker.md"))
+    assert len(worker) == 2 and all("changes with every call" in p and "user message" in p for p in worker)
+    assert "`error_log`" in worker[0] and "`experiment`" in worker[1] and "task" in worker[0]
+    (bad / "phase3_worker.md").write_text("Task {{ task }} on {{ dataset_size }}")
+    _, problems = adapters.adapter_problems(bad)
+    assert [p for p in problems if p.startswith("phase3_worker.md")] == [
+        "phase3_worker.md: uses undefined variable `dataset_size` (available: " + ", ".join(
+            sorted(adapters.COMMON_VARIABLES | {"task"})) + ")"]
 
 
 def test_malformed_adapter_reports_every_problem_at_once(tmp_path, monkeypatch):
@@ -116,7 +133,7 @@ def test_adapter_tools(ws):
     assert (ws.adapter / "notes.md").read_text() == "draft"
     assert _call(read_reference_adapter, ws) == "tiny"
     assert "phase0_generator.md" in _call(read_reference_adapter, ws, adapter="tiny")
-    assert "{{ validation_errors }}" in _call(read_reference_adapter, ws, adapter="tiny", file="phase0_generator.md")
+    assert "{{ template_rules }}" in _call(read_reference_adapter, ws, adapter="tiny", file="phase0_generator.md")
 
 
 @pytest.mark.parametrize("name", BUILTIN_DOMAINS)

@@ -58,9 +58,9 @@ def test_agent_command_reports_user_errors(tmp_path, capsys, monkeypatch):
 def test_agent_through_the_openai_provider(tmp_path, monkeypatch, capsys, llm_server):  # noqa: F811
     monkeypatch.setenv("OPENAI_API_KEY", "sk-fake")
     llm_server.enqueue(
-        openai_reply(tool_calls=[("shell_exec", "{broken json")]),
-        openai_reply(tool_calls=[("shell_exec", {"command": "echo from-the-shell"})]),
-        openai_reply(tool_calls=[("view_image", {"path": "plot.png"})]),
+        openai_reply(tool_calls=[("shell_exec", "{broken json")], prompt_tokens=100),
+        openai_reply(tool_calls=[("shell_exec", {"command": "echo from-the-shell"})], prompt_tokens=100),
+        openai_reply(tool_calls=[("view_image", {"path": "plot.png"})], prompt_tokens=100),
         openai_reply(tool_calls=[("report_to_user", {"message": "all done"})], prompt_tokens=1000),
     )
     ws = tmp_path / "ws"

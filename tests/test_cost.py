@@ -8,8 +8,9 @@ import threading
 
 import pytest
 
-from alphalab.config import CampaignConfig, Price
+from alphalab.config import CampaignConfig, Price, load_config
 from alphalab.cost import DEFAULT_PRICES, PriceTable, UsageLedger
+from alphalab.errors import ConfigError
 from alphalab.models.base import Usage
 
 CALL = Usage(input_tokens=1_000_000, cached_input_tokens=400_000, output_tokens=100_000)
@@ -19,6 +20,37 @@ def test_cost_charges_cached_input_at_the_cached_rate():
     cost = PriceTable().cost("openai:gpt-4.1", CALL)
     # 600k uncached at $2, 400k cached at $0.50, 100k out at $8
     assert cost.priced and cost.usd == pytest.approx(1.2 + 0.2 + 0.8)
+
+
+def test_anthropic_cache_writes_cost_a_quarter_more_than_input():
+    call = Usage(input_tokens=1_000_000, cached_input_tokens=400_000, cache_write_tokens=200_000, output_tokens=100_000)
+    # sonnet: 400k uncached at $3, 400k read at $0.30, 200k written at $3.75 (1.25x), 100k out at $15
+    assert PriceTable().cost("anthropic:claude-sonnet-4-5", call).usd == pytest.approx(1.2 + 0.12 + 0.75 + 1.5)
+    for name, price in DEFAULT_PRICES.items():
+        if name.startswith("claude-"):
+            assert price.cache_write == pytest.approx(1.25 * price.input), name
+
+
+def test_a_price_without_a_cache_write_rate_charges_writes_as_input():
+    call = Usage(input_tokens=1_000_000, cache_write_tokens=500_000)
+    assert DEFAULT_PRICES["gpt-4.1"].cache_write is None  # OpenAI: writing the cache costs nothing extra
+    assert PriceTable().cost("openai:gpt-4.1", call).usd == pytest.approx(2.0)
+    table = PriceTable({"m": Price(input=1, cached_input=0.1, output=1)})
+    assert table.cost("m", call).usd == pytest.approx(1.0)
+
+
+def test_usage_sums_cache_writes():
+    total = Usage(input_tokens=10, cache_write_tokens=4) + Usage(input_tokens=5, cached_input_tokens=2,
+                                                                 cache_write_tokens=1)
+    assert (total.input_tokens, total.cached_input_tokens, total.cache_write_tokens) == (15, 2, 5)
+
+
+def test_a_bad_cache_write_price_names_the_field(tmp_path):
+    path = tmp_path / "c.yaml"
+    path.write_text(f"name: c\ndomain: time_series\ndata_path: {tmp_path}\nobjective: o\n"
+                    "pricing: {m: {input: 1, cached_input: 0.1, cache_write: -1, output: 2}}\n")
+    with pytest.raises(ConfigError, match="field `pricing.m.cache_write`: Input should be greater than or equal to 0"):
+        load_config(path)
 
 
 @pytest.mark.parametrize(
@@ -84,6 +116,7 @@ def test_ledger_lines_are_jsonl_with_the_call_details(tmp_path):
     row = json.loads(line)
     assert (row["role"], row["phase"], row["model"]) == ("critic", "phase2", "openai:gpt-5.2")
     assert (row["input_tokens"], row["cached_input_tokens"], row["output_tokens"]) == (1_000_000, 400_000, 100_000)
+    assert row["cache_write_tokens"] == 0
     assert row["cost_usd"] == pytest.approx(cost) and row["timestamp"]
 
 
@@ -97,6 +130,19 @@ def test_a_resumed_campaign_keeps_its_spend(tmp_path):
     resumed.record("worker", "phase3", "anthropic:claude-opus-4-5", CALL)
     assert resumed.total_usd == pytest.approx(2 * spent)
     assert resumed.totals_by_role()["strategist"].calls == 1
+
+
+def test_a_ledger_written_before_cache_writes_were_priced_still_loads(tmp_path):
+    path = tmp_path / "usage.jsonl"
+    old_line = {"timestamp": "2026-01-01T00:00:00Z", "role": "worker", "phase": "phase3", "model": "openai:gpt-4.1",
+                "input_tokens": 1000, "cached_input_tokens": 0, "output_tokens": 10, "cost_usd": 0.5, "priced": True}
+    path.write_text(json.dumps(old_line) + "\n")
+    ledger = UsageLedger(path)
+    assert ledger.total_usd == pytest.approx(0.5) and ledger.summary().total.cache_write_tokens == 0
+    ledger.record("worker", "phase3", "anthropic:claude-haiku-4-5", Usage(input_tokens=1000, cache_write_tokens=800))
+    total = UsageLedger(path).summary().total
+    assert (total.calls, total.cache_write_tokens) == (2, 800)
+    assert total.cost_usd == pytest.approx(0.5 + (200 * 1.0 + 800 * 1.25) / 1e6)
 
 
 def test_a_second_writer_on_the_same_file_is_counted(tmp_path):

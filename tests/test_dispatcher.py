@@ -8,6 +8,7 @@ import time
 
 import pytest
 
+from alphalab.models.base import ProviderError
 from alphalab.phase3.contracts import InboxItem, Phase3Roles
 from alphalab.phase3.dispatcher import Dispatcher
 from alphalab.execution import RunOutcome
@@ -312,3 +313,66 @@ def test_recovery_adopts_jobs_still_running_even_without_a_recorded_id(env):
     assert [span for span in runner.spans if span[1] in ids] == []  # nothing started a second time
     assert [b.get(i).metrics for i in ids] == [{"loss": 0.2}, {"loss": 0.2}]
     assert b.get(ids[1]).job_id.startswith("found-by-key-")
+
+
+# ---- provider errors: a hard stop that leaves the board as it was ------------------------------------------------
+REVOKED = "openai: authentication failed for model m at https://api.openai.com/v1 (HTTP 401): check OPENAI_API_KEY"
+
+
+class RevokedKeyRoles(FakeRoles):
+    """Every call of the named role tasks raises the ProviderError of a revoked key."""
+
+    def __init__(self, env, *failing, **kw):
+        super().__init__(env, **kw)
+        self.failing = failing
+
+    def worker(self, task):
+        call = super().worker(task)
+
+        def revoked(exp_id):
+            self._log(task, exp_id)
+            raise ProviderError(REVOKED)
+        return revoked if task in self.failing else call
+
+    def strategist(self, inp):
+        if "strategist" in self.failing:
+            self._log("strategist", inp)
+            raise ProviderError(REVOKED)
+        return super().strategist(inp)
+
+
+def test_provider_error_of_the_strategist_is_a_hard_stop(env):
+    e = env(budgets={"experiments": 4})
+    roles = RevokedKeyRoles(e, "strategist", losses=[0.9, 0.8])
+    dispatcher = _dispatcher(e, FakeRunner(["0"]), roles)
+    summary = dispatcher.run()
+    assert summary.stop_reason == "provider_error" and summary.analyzed == 0
+    assert str(dispatcher.provider_error) == REVOKED
+    assert roles.kinds() == ["strategist"]  # not called again, no report written on a broken provider
+    assert e.board.select() == []
+
+
+def test_provider_error_of_a_worker_leaves_its_experiment_where_it_was(env):
+    e = env(budgets={"experiments": 6}, phase3={"max_fix_attempts": 3})
+    b = e.board
+    todo = b.add("to implement", {}).id
+    failed = b.add("failed once", {}).id
+    b.transition(failed, "failed", error_signature="X")
+    b.update(failed, attempts=1)
+    finished = b.add("finished", {}).id
+    running = b.add("running", {"params": {}}).id
+    for s in ("implemented", "checked", "queued", "running"):
+        b.transition(finished, s)
+        if s != "running":
+            b.transition(running, s)
+    b.transition(finished, "finished", metrics={"loss": 0.5}, eval_mode="full")
+    roles = RevokedKeyRoles(e, "implement", "fix", "analyze")
+    runner = FakeRunner(["0"], duration=5.0)
+    dispatcher = _dispatcher(e, runner, roles, max_workers=3, poll_s=0.05)
+    summary = dispatcher.run()
+    assert summary.stop_reason == "provider_error" and str(dispatcher.provider_error) == REVOKED
+    # each once: nothing is retried after the stop
+    assert sorted(k for k in roles.kinds() if k != "strategist") == ["analyze", "fix", "implement"]
+    assert [(b.get(i).state, b.get(i).attempts) for i in (todo, failed, finished)] == [
+        ("to_implement", 0), ("failed", 1), ("finished", 0)]  # not failed, no fix attempt spent, not analyzed
+    assert runner.cancelled and b.get(running).state == "queued"  # the run in flight was stopped and re-queued

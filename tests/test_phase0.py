@@ -99,10 +99,12 @@ def test_generate_retries_with_the_validation_errors_until_the_adapter_validates
     result = phase0_adapter(str(ws.root))
     assert result.path == "generate" and result.name == "tiny"
     assert result.commits[-1] == "fix the metric direction" and len(result.commits) == 13
-    second_task = book.used["generator"][1].calls[0][1].content
-    assert "metrics.0.direction" in second_task
-    # the generator's system prompt came from the reference adapter's template, rendered with the errors
-    assert "Fix these:" in book.used["generator"][1].calls[0][0].content
+    first, second = (m.calls[0] for m in book.used["generator"])
+    assert "metrics.0.direction" in second[1].content and "does not validate" not in first[1].content
+    # the system prompt is the reference adapter's template, the same for both attempts (a cacheable prefix), with
+    # the template rules; the errors are the second attempt's user message
+    assert first[0].content == second[0].content and "metrics.0.direction" not in second[0].content
+    assert first[0].content.startswith("You are the phase0_generator for") and "user message" in first[0].content
 
 
 def test_generate_gives_up_after_the_attempt_limit_with_every_problem(tmp_path, monkeypatch):

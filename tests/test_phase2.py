@@ -64,12 +64,15 @@ def test_needs_fixes_once_then_pass_then_green_tests(tmp_path, monkeypatch):
     assert "`harness/metrics.py:2`: MAE divides by n-1" in (ws.reviews / "round_01.md").read_text()
     assert json.loads((ws.reviews / "round_02.json").read_text())["verdict"] == "PASS"
     # the Builder's second round got the findings; each Critic started from a fresh context
-    builder2 = book.used["builder"][1].calls[0]
-    assert "MAE divides by n-1" in builder2[1].content and "Fix:" in builder2[0].content
+    builder1, builder2 = (m.calls[0] for m in book.used["builder"])
+    assert "MAE divides by n-1" in builder2[1].content and builder2[1].content.startswith("Builder round 2")
+    assert builder1[0].content == builder2[0].content  # the round and the findings are the user message's
     for critic in book.used["critic"]:
         assert [m.role for m in critic.calls[0]] == ["system", "user"]
         assert "built" not in critic.calls[0][1].content
-    assert "harness/metrics.py" in book.used["critic"][1].calls[0][0].content  # harness_files in the template
+    critic2 = book.used["critic"][1].calls[0]
+    assert "- harness/metrics.py" in critic2[1].content and "round 2" in critic2[1].content
+    assert critic2[0].content == book.used["critic"][0].calls[0][0].content
     assert json.loads((ws.reviews / "tests.json").read_text())["passed"] is True
 
 

@@ -21,7 +21,11 @@ from alphalab.roles.base import RoleContext
 from alphalab.phase3.contracts import Failure, SupervisorInput
 from alphalab.tools.base import ToolContext, ToolError
 from alphalab.tools.board_tools import StrategistTurn, strategist_tools
+from alphalab.adapters import builtin_adapter_dir, load_adapter
+from alphalab.phase3.smoke import smoke_test
 from fixtures.phase3.helpers import make_workspace
+
+TIME_SERIES = builtin_adapter_dir("time_series")
 
 
 @pytest.fixture
@@ -73,8 +77,15 @@ def test_strategist_view_is_bounded_and_marks_debriefs_seen(env):
                                  playbook_chars=len(env.workspace.playbook.read_text()))
     assert len(view.leaderboard) + len(view.recent_debriefs) < strategist.VIEW_BUDGET_CHARS
     assert "top 5 and latest 3" in view.leaderboard and "Earlier results" in view.recent_debriefs
-    assert len(view.seen) == 30 and view.budget_tier.startswith("strong evidence")
-    assert [strategist.budget_tier(n).split(":")[0] for n in (25, 15, 7, 0)] == ["explore", "focus", "refine", "stop"]
+    assert len(view.seen) == 30 and view.budget_tier.startswith("refine")  # 3 of 12 left
+
+
+def test_budget_tiers_follow_the_share_of_the_budget_left_and_start_with_exploring():
+    tiers = [strategist.budget_tier(left, 100, analyzed=10).split(":")[0] for left in (60, 40, 20, 5, 0)]
+    assert tiers == ["explore", "focus", "refine", "strong evidence only", "stop"]
+    # nothing analyzed yet: nothing to focus on, whatever the budget (the first turn of a small campaign)
+    assert strategist.budget_tier(12, 12, analyzed=0).startswith("explore")
+    assert strategist.budget_tier(5, 100, analyzed=0).startswith("explore")
 
 
 def test_playbook_compaction_keeps_recent_sections_and_archives_old_ones(tmp_path):
@@ -106,6 +117,69 @@ def test_board_tools_enforce_the_turn_and_the_search_space(env):
     update_playbook(ctx, json.dumps({"content": "- x small is good", "heading": "Lessons"}))
     assert turn.cancelled == ["e001-n"] and turn.playbook_updated
     assert "x small is good" in env.workspace.playbook.read_text()
+
+
+def _propose_tool(env, manifest, n=10):
+    tools = strategist_tools(env.board, Playbook(env.workspace.playbook, 6000), StrategistTurn(proposals_wanted=n),
+                             manifest, env.seed_for)
+    return lambda **args: tools[1](ToolContext(workspace=env.workspace.root), json.dumps(args)).text
+
+
+@pytest.mark.parametrize("params, problem", [
+    ({"epochs": 3.5}, "`epochs`: 3.5 is not an integer from 2 to 8"),
+    ({"epochs": True}, "`epochs`: True is not an integer from 2 to 8"),
+    ({"epochs": 9}, "`epochs`: 9 is outside its range (an integer from 2 to 8)"),
+    ({"lr": 0.5}, "`lr`: 0.5 is outside its range (a number from 0.0003 to 0.01, log scale)"),
+    ({"model": "NHiTS"}, "`model`: 'NHiTS' is not one of seasonal_naive_24, seasonal_naive_168, DLinear"),
+    ({"context_length": "96"}, "`context_length`: '96' is not one of 48, 96, 168, 336"),
+    ({"revin": True}, "unknown params ['revin']; the search space has ['model', 'context_length'"),
+])
+def test_propose_experiment_refuses_params_outside_the_search_space_naming_what_is_allowed(env, params, problem):
+    manifest = load_adapter(TIME_SERIES).manifest
+    with pytest.raises(ToolError) as e:
+        _propose_tool(env, manifest)(name="n", hypothesis="h", spec={"params": params})
+    assert problem in str(e.value)
+    assert env.board.select() == []
+
+
+def test_propose_experiment_stores_a_whole_configuration_in_the_parameters_own_types(env):
+    manifest = load_adapter(TIME_SERIES).manifest
+    propose = _propose_tool(env, manifest)
+    # a float takes an int, an integral float is an int, a choice is the choice itself; the rest is the reference
+    out = propose(name="a", hypothesis="h", spec={"params": {"dropout": 0, "epochs": 4.0, "context_length": 336.0}})
+    first = env.board.select()[0]
+    assert first.params == manifest.search_space.reference_params() | {"dropout": 0.0, "epochs": 4,
+                                                                        "context_length": 336}
+    assert [type(first.params[k]) for k in ("dropout", "epochs", "context_length")] == [float, int, int]
+    assert out.startswith(f"proposed {first.id} with params ") and '"epochs": 4' in out
+    # what a child leaves out comes from its parent
+    propose(name="child", hypothesis="h", spec={"params": {"model": "PatchTST"}}, parent=first.id)
+    child = env.board.select()[1]
+    assert child.params == first.params | {"model": "PatchTST"} and child.parent == first.id
+    # code beyond the template is said in words
+    with pytest.raises(ToolError, match="beyond_template"):
+        propose(name="c", hypothesis="h", spec={"beyond_template": ""})
+    propose(name="nhits", hypothesis="h", spec={"beyond_template": "an N-HiTS model", "params": {}})
+    assert env.board.select()[2].spec["beyond_template"] == "an N-HiTS model"
+
+
+def test_a_beyond_template_experiment_is_smoke_tested_like_any_other(env):
+    """A Worker may write more than the template when the spec asks for it; the trusted smoke test judges the
+    folder it leaves, whatever files are in it. The baseline Worker cannot write code, so it gives up."""
+    exp = env.board.add("helper", {"params": {"x": 0.3, "kind": "a", "mode": "ok"},
+                                   "beyond_template": "compute the prediction in a module of its own"})
+    d = env.exp_dir(exp.id)
+    env.render(exp, exp.params)
+    (d / "helper.py").write_text("def prediction(params):\n    return params['x']\n")
+    train = (d / "train.py").read_text().replace('{"prediction": params["x"]', '{"prediction": prediction(params)')
+    (d / "train.py").write_text("from helper import prediction\n" + train)
+    assert smoke_test(env, exp, "implement").ok
+    (d / "helper.py").write_text("raise ImportError('the helper is broken')\n")
+    broken = smoke_test(env, exp, "implement")
+    assert not broken.ok and broken.error_signature == "ImportError"
+    baseline = worker.implement(_ctx(env), exp.id)
+    assert not baseline.ok and baseline.gave_up and baseline.error_signature == "beyond-template"
+    assert worker.fix(_ctx(env), exp.id).gave_up
 
 
 def test_baseline_worker_implements_fixes_with_fallback_once_and_analyzes(env):

@@ -31,8 +31,9 @@ NOISE_SEEDS = 3
 
 
 def _propose(name, x, kind, mode="ok"):
+    # the search space offers mode ok only: how a run fails is for the scripted Workers to build (spec.run_mode)
     return ("propose_experiment", {"name": name, "hypothesis": f"{name} helps",
-                                   "spec": {"params": {"x": x, "kind": kind, "mode": mode}}})
+                                   "spec": {"params": {"x": x, "kind": kind}, "run_mode": mode}})
 
 
 def _turns() -> list[list[tuple[str, dict]]]:
@@ -74,7 +75,8 @@ class Router:
         exp = self.env.board.get(EXP_ID.search(task)[1])
         folder = f"experiments/{exp.id}"
         if task.startswith("Implement"):
-            return [("write_file", {"path": f"{folder}/config.json", "content": json.dumps(exp.params)}),
+            config = exp.params | {"mode": exp.spec["run_mode"]}
+            return [("write_file", {"path": f"{folder}/config.json", "content": json.dumps(config)}),
                     ("write_file", {"path": f"{folder}/train.py", "content": TRAIN_PY}), done]
         if task.startswith("Analyze"):
             return [("write_file", {"path": f"{folder}/debrief.md",
@@ -154,9 +156,14 @@ def test_scripted_phase3(campaign):
     milestone = ws.milestone(1)
     assert (milestone / "convergence.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert "## Best so far" in (milestone / "overview.md").read_text()
-    # the operator note reached a later Strategist prompt, not the first
-    prompts = [m.calls[0][0].content for m in router.used["strategist"]]
-    assert NOTE not in prompts[0] and any(NOTE in p for p in prompts[1:])
+    # the operator note reached a later Strategist turn's user message, not the first
+    turns = [m.calls[0][1].content for m in router.used["strategist"]]
+    assert NOTE not in turns[0] and any(NOTE in p for p in turns[1:])
+    # the system prompt carries nothing of a turn: every turn's starts with the same text through the search space
+    systems = [m.calls[0][0].content for m in router.used["strategist"]]
+    space = env.manifest.search_space_text()
+    stable = systems[0][:systems[0].index(space) + len(space)]
+    assert all(s.startswith(stable) and NOTE not in s for s in systems)
     # the playbook the Strategist replaced is what later prompts carry
     assert "kind a near x=0.3 is best" in ws.playbook.read_text()
     # every analyzed experiment has its debrief, and nothing is left half-way

@@ -233,7 +233,7 @@ def test_stop_reason_mapping(llm_server, provider, wire, expected):
 # --- prompt caching and images -------------------------------------------------------------------
 
 
-def test_anthropic_cache_control_marks_the_stable_prefix(llm_server):
+def test_anthropic_cache_control_marks_the_stable_prefix_and_the_latest_turn(llm_server):
     llm_server.enqueue(anthropic_reply(text="ok"))
     messages = [
         Message(role="system", content="You are the Strategist."),
@@ -252,7 +252,8 @@ def test_anthropic_cache_control_marks_the_stable_prefix(llm_server):
         for block in m["content"]
         if "cache_control" in block
     ]
-    assert marked == [(0, "Domain knowledge and playbook ...")]
+    # the playbook is both pinned (cache=True) and the previous request's end; the newest turn rolls
+    assert marked == [(0, "Domain knowledge and playbook ..."), (2, "Propose the next experiments.")]
 
 
 def test_anthropic_cache_breakpoints_stay_within_the_api_limit(llm_server):
@@ -263,7 +264,8 @@ def test_anthropic_cache_breakpoints_stay_within_the_api_limit(llm_server):
     make("anthropic", llm_server).complete(messages, [])
     body = llm_server.bodies()[0]
     marked = [b["text"] for m in body["messages"] for b in m["content"] if "cache_control" in b]
-    assert marked == ["u3", "u4", "u5"]  # the newest three, plus the system block: 4 in all
+    # the system block, the last block (a5), the previous request's end (u4), the newest pinned one left (u5)
+    assert marked == ["u4", "u5", "a5"] and "cache_control" in body["system"][-1]
 
 
 PNG = ImagePart(media_type="image/png", data_b64="iVBORw0KGgo=")
@@ -295,7 +297,8 @@ def test_anthropic_images_as_base64_blocks(llm_server):
     image = {"type": "image", "source": {"type": "base64", "media_type": "image/png", "data": "iVBORw0KGgo="}}
     result, text, user_image = last["content"]  # tool result and the next user turn merge into one message
     assert result["content"] == [{"type": "text", "text": "plot.png"}, image]
-    assert (text, user_image) == ({"type": "text", "text": "And this one?"}, image)
+    assert text == {"type": "text", "text": "And this one?"}
+    assert user_image == {**image, "cache_control": {"type": "ephemeral"}}  # the latest turn is a cache breakpoint
 
 
 # --- retries and errors --------------------------------------------------------------------------
@@ -338,7 +341,7 @@ def test_connection_errors_are_transient():
         ("openai", 401, "openai: authentication failed for model m-test .*check OPENAI_API_KEY"),
         ("anthropic", 401, "anthropic: authentication failed for model m-test .*check ANTHROPIC_API_KEY"),
         ("anthropic", 403, "anthropic: permission denied for model m-test .*check ANTHROPIC_API_KEY"),
-        ("openai", 404, "openai: request rejected for model m-test \\(HTTP 404\\).*OPENAI_API_KEY"),
+        ("openai", 404, "openai: not found for model m-test at http://[^ ]+/v1 \\(HTTP 404\\).*OPENAI_API_KEY"),
     ],
 )
 def test_permanent_errors_name_provider_model_and_key(llm_server, provider, status, expected):
@@ -360,7 +363,8 @@ def test_compat_auth_error_names_the_configured_key_env(llm_server, monkeypatch)
 @pytest.mark.parametrize("provider, env", [("openai", "OPENAI_API_KEY"), ("anthropic", "ANTHROPIC_API_KEY")])
 def test_missing_key_at_construction_names_the_env_var(monkeypatch, provider, env):
     monkeypatch.delenv(env)
-    with pytest.raises(ProviderError, match=f"{provider}: no API key: set the environment variable {env}"):
+    with pytest.raises(ProviderError, match=f"{provider}: no API key for model m-test at https://.+: set the "
+                                            f"environment variable {env}"):
         get_model(ModelSettings(provider=provider, model="m-test"))
 
 

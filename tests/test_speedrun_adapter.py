@@ -46,14 +46,9 @@ def _dummy(name: str):
     values = {
         "objective": "minimize val_bpb", "domain": "llm_speedrun", "data_path": "/data/corpus", "workspace": "/ws",
         "domain_knowledge": "<domain knowledge>", "manifest": m, "primary_metric": m.primary, "learnings": "L",
-        "playbook": "P", "task": "implement",
-        "adapter_dir": "/ws/adapter", "reference_adapters": ["llm_speedrun", "time_series"], "validation_errors": "E",
-        "round": 2, "review": "R", "builtin_harness": "speedrun", "harness_files": ["harness/evaluate.py"],
-        "leaderboard": "| id | val_bpb |", "recent_debriefs": "D", "operator_notes": "N", "budget_left": 12,
-        "budget_tier": "focus", "board_summary": "B", "proposals_wanted": 4,
-        "experiment": {"id": "e7", "name": "wide", "hypothesis": "H", "spec": {"n_layer": 10}},
-        "exp_dir": "/ws/experiments/e7", "error_log": "OOM", "metrics": "{}", "best": "e3 0.97",
-        "error_rate": 0.4, "failure_logs": "F",
+        "playbook": "<playbook>", "task": "implement",
+        "adapter_dir": "/ws/adapter", "reference_adapters": ["llm_speedrun", "time_series"],
+        "template_rules": "RULES", "builtin_harness": "speedrun", "search_space": m.search_space_text(),
     }
     return values[name]
 
@@ -65,8 +60,10 @@ def test_every_prompt_renders_with_exactly_the_documented_variables(template):
     for text in rendered.values():
         # domain knowledge reaches every role, except the generator, which writes it
         assert ("<domain knowledge>" in text) == (template != "phase0_generator.md")
-    if template == "phase3_worker.md":  # each task gets its own instructions
-        assert "OOM" in rendered["fix"] and "OOM" not in rendered["implement"]
+    if template == "phase3_worker.md":  # each task gets its own instructions, after everything they share
+        prefix = os.path.commonprefix(list(rendered.values()))
+        assert "<domain knowledge>" in prefix and "<playbook>" in prefix
+        assert "halve the batch on OOM" in rendered["fix"] and "OOM" not in rendered["implement"]
         assert "debrief.md" in rendered["analyze"] and "debrief.md" not in rendered["fix"]
 
 

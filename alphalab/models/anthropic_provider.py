@@ -24,8 +24,8 @@ from alphalab.models.retry import SdkErrors, SdkModel, resolve_key
 log = logging.getLogger(__name__)
 
 EPHEMERAL = {"type": "ephemeral"}
-# the API allows 4 cache breakpoints; the system prompt takes one
-_MAX_MESSAGE_BREAKPOINTS = 3
+# the API rejects a request with more cache breakpoints than this
+MAX_BREAKPOINTS = 4
 
 _STOP: dict[str, StopReason] = {
     "end_turn": "end_turn",
@@ -72,31 +72,49 @@ def _blocks(m: Message) -> list[dict[str, Any]]:
     return _text_blocks(m.content) + images or [{"type": "text", "text": "(empty)"}]
 
 
+def _previous_request_end(wire: list[dict[str, Any]]) -> dict[str, Any] | None:
+    """The last block the previous request sent: that of the user message before the newest assistant turn."""
+    for i in range(len(wire) - 3, -1, -1):
+        if wire[i]["role"] == "user" and wire[i + 1]["role"] == "assistant":
+            return wire[i]["content"][-1]
+    return None
+
+
 def to_wire(messages: list[Message]) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     """Neutral messages to (system blocks, messages).
 
     Tool results travel as user messages, and consecutive messages of one role are merged, so all
     results of one assistant turn sit in the single user message the API requires after it.
-    The system prompt and the last block of each `cache=True` message (newest ones, within the
-    API's breakpoint limit) carry cache_control: that prefix is reused across turns and Workers.
+
+    Cache breakpoints (cache_control), at most the API's 4: the last system block, which caches tools and
+    system (the API's cache order is tools, system, messages); the last block of the request, so the next
+    request can read all of this one; the last block of the previous request, where that request wrote its
+    entry, so this one reads it however many blocks the newest turn added (the API looks back only 20
+    blocks from a breakpoint); then the last blocks of `cache=True` messages, newest first, while any are left.
     """
     system = [{"type": "text", "text": m.content} for m in messages if m.role == "system" and m.content]
-    if system:
-        system[-1]["cache_control"] = EPHEMERAL
     wire: list[dict[str, Any]] = []
-    marked: list[dict[str, Any]] = []
+    pinned: list[dict[str, Any]] = []
     for m in messages:
         if m.role == "system":
             continue
         role = "assistant" if m.role == "assistant" else "user"
         blocks = _blocks(m)
         if m.cache:
-            marked.append(blocks[-1])
+            pinned.append(blocks[-1])
         if wire and wire[-1]["role"] == role:
             wire[-1]["content"].extend(blocks)
         else:
             wire.append({"role": role, "content": blocks})
-    for block in marked[-_MAX_MESSAGE_BREAKPOINTS:]:
+    rolling = [wire[-1]["content"][-1]] if wire else []
+    previous = _previous_request_end(wire)
+    candidates = system[-1:] + rolling + ([previous] if previous is not None else []) + pinned[::-1]
+    marked: list[dict[str, Any]] = []
+    for block in candidates:
+        # blocks are compared by identity: two equal blocks at different places are different breakpoints
+        if len(marked) < MAX_BREAKPOINTS and all(block is not b for b in marked):
+            marked.append(block)
+    for block in marked:
         block["cache_control"] = EPHEMERAL
     return system, wire
 
@@ -107,11 +125,12 @@ def tools_to_wire(tools: list[ToolSpec]) -> list[dict[str, Any]]:
 
 def usage_from_wire(usage: Any) -> Usage:
     cache_read = usage.cache_read_input_tokens or 0
-    # cache writes are billed above the input rate; counting them as plain input slightly underestimates
     cache_write = usage.cache_creation_input_tokens or 0
+    # the API's input_tokens are only those after the last breakpoint; ours are the whole prompt
     return Usage(
         input_tokens=(usage.input_tokens or 0) + cache_read + cache_write,
         cached_input_tokens=cache_read,
+        cache_write_tokens=cache_write,
         output_tokens=usage.output_tokens or 0,
     )
 
@@ -154,7 +173,7 @@ class AnthropicModel(SdkModel):
             # the SDK appends /v1/messages itself
             base_url = base_url.rstrip("/").removesuffix("/v1")
         self._client = anthropic.Anthropic(
-            api_key=resolve_key(self._key_env, self.provider),
+            api_key=resolve_key(self._who),
             base_url=base_url,
             max_retries=0,
             timeout=self.retry.timeout_s,

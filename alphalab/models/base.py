@@ -9,6 +9,8 @@ from typing import Any, Literal, Protocol, runtime_checkable
 
 from pydantic import BaseModel, Field
 
+from alphalab.errors import AlphalabError
+
 
 class ToolCall(BaseModel):
     id: str
@@ -41,14 +43,16 @@ class ToolSpec(BaseModel):
 
 
 class Usage(BaseModel):
-    input_tokens: int = 0
-    cached_input_tokens: int = 0
+    input_tokens: int = 0  # the whole prompt, cached or not
+    cached_input_tokens: int = 0  # of input_tokens, read from the provider's prompt cache
+    cache_write_tokens: int = 0  # of input_tokens, written to the cache (priced apart: Anthropic charges more)
     output_tokens: int = 0
 
     def __add__(self, other: "Usage") -> "Usage":
         return Usage(
             input_tokens=self.input_tokens + other.input_tokens,
             cached_input_tokens=self.cached_input_tokens + other.cached_input_tokens,
+            cache_write_tokens=self.cache_write_tokens + other.cache_write_tokens,
             output_tokens=self.output_tokens + other.output_tokens,
         )
 
@@ -79,8 +83,10 @@ class Model(Protocol):
     def complete(self, messages: list[Message], tools: list[ToolSpec]) -> ModelResponse: ...
 
 
-class ProviderError(Exception):
-    """A provider call failed for good; the message names the provider and what to fix."""
+class ProviderError(AlphalabError):
+    """A provider call failed. Raised as is, the failure is permanent (a revoked key, an exhausted quota, an unknown
+    model): no retry can help, so the campaign stops; the message is one line naming the provider, the model, the
+    URL and the key variable."""
 
 
 class TransientProviderError(ProviderError):

@@ -58,9 +58,9 @@ class OpenAICompatibleModel(OpenAIModel):
     # unknown server and model: the agent must not count on vision
     supports_images = False
 
-    def _api_key(self, key_env: str | None) -> str:
+    def _api_key(self) -> str:
         # local servers usually ignore the key, but the SDK insists on one
-        return resolve_key(key_env, self.provider, default="not-needed")
+        return resolve_key(self._who, default="not-needed")
 
     def _request(self, messages: list[Message], tools: list[ToolSpec]) -> dict[str, Any]:
         body = super()._request(messages, tools)

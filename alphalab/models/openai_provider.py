@@ -83,6 +83,7 @@ def usage_from_wire(usage: Any) -> Usage:
     if usage is None:  # some OpenAI-compatible servers omit usage
         return Usage()
     details = getattr(usage, "prompt_tokens_details", None)
+    # caching is automatic and writing the cache costs nothing here, so only reads are counted
     return Usage(
         input_tokens=usage.prompt_tokens or 0,
         cached_input_tokens=(getattr(details, "cached_tokens", None) or 0) if details else 0,
@@ -116,14 +117,14 @@ class OpenAIModel(SdkModel):
     def __init__(self, settings: ModelSettings, **kwargs: Any) -> None:
         super().__init__(settings, **kwargs)
         self._client = openai.OpenAI(
-            api_key=self._api_key(self._key_env),
+            api_key=self._api_key(),
             base_url=settings.base_url,
             max_retries=0,
             timeout=self.retry.timeout_s,
         )
 
-    def _api_key(self, key_env: str | None) -> str:
-        return resolve_key(key_env, self.provider)
+    def _api_key(self) -> str:
+        return resolve_key(self._who)
 
     def _request(self, messages: list[Message], tools: list[ToolSpec]) -> dict[str, Any]:
         s = self.settings

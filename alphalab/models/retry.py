@@ -27,6 +27,14 @@ T = TypeVar("T")
 # 408 timeout, 409 conflict (lock contention), 429 rate limit: the same request can succeed later.
 _RETRIABLE_4XX = {408, 409, 429}
 _AUTH = {401, 403}
+# OpenAI answers an account out of credit with HTTP 429 too, but no wait refills it
+_QUOTA_CODES = {"insufficient_quota"}
+# where each SDK sends requests without a configured base_url: its env override, else its public API
+_SDK_BASE_URLS = {
+    "openai": ("OPENAI_BASE_URL", "https://api.openai.com/v1"),
+    "openai-compatible": ("OPENAI_BASE_URL", "https://api.openai.com/v1"),
+    "anthropic": ("ANTHROPIC_BASE_URL", "https://api.anthropic.com"),
+}
 
 
 class RetryPolicy(BaseModel):
@@ -46,6 +54,20 @@ class ProviderIdentity(NamedTuple):
     provider: str
     model: str
     key_env: str | None
+    base_url: str
+
+    @classmethod
+    def of(cls, provider: str, settings: ModelSettings) -> "ProviderIdentity":
+        env, default = _SDK_BASE_URLS.get(provider, ("", ""))
+        base_url = settings.base_url or os.environ.get(env) or default
+        assert settings.model, "ModelSettings validation guarantees a model name"
+        return cls(provider, settings.model, settings.default_key_env(), base_url)
+
+    def where(self) -> str:
+        return f"model {self.model} at {self.base_url}"
+
+    def key(self) -> str:
+        return self.key_env or "the server's API key (models.*.api_key_env)"
 
 
 class SdkErrors(NamedTuple):
@@ -85,36 +107,47 @@ def _backoff(policy: RetryPolicy, retry_index: int) -> float:
     return min(policy.max_delay_s, policy.base_delay_s * 2**retry_index * (0.5 + random.random() / 2))
 
 
-def _key_hint(who: ProviderIdentity) -> str:
-    return f"check {who.key_env}" if who.key_env else "check the server's API key (models.*.api_key_env)"
-
-
 def _detail(exc: Exception) -> str:
-    return str(getattr(exc, "message", None) or exc)[:500]
+    # one line: the CLI prints the error as a single `error: ...` line
+    return " ".join(str(getattr(exc, "message", None) or exc).split())[:500]
 
 
-def resolve_key(env_var: str | None, provider: str, default: str | None = None) -> str:
-    """The API key from its env var; a ProviderError naming that variable when it is unset."""
-    key = os.environ.get(env_var) if env_var else None
+def _error_codes(exc: Exception) -> set[str]:
+    """The error's `code` and `type` as the SDK parsed them, or as the body holds them (bare or under `error`)."""
+    body = getattr(exc, "body", None)
+    inner = body.get("error", body) if isinstance(body, dict) else None
+    found = [getattr(exc, "code", None), getattr(exc, "type", None)]
+    if isinstance(inner, dict):
+        found += [inner.get("code"), inner.get("type")]
+    return {str(c) for c in found if c}
+
+
+def is_quota_exhausted(status: int, exc: Exception) -> bool:
+    return status == 429 and bool(_error_codes(exc) & _QUOTA_CODES)
+
+
+def resolve_key(who: ProviderIdentity, default: str | None = None) -> str:
+    """The API key from its env var; a ProviderError naming the provider, model, URL and variable when it is unset."""
+    key = os.environ.get(who.key_env) if who.key_env else None
     if key:
         return key
     if default is not None:
         return default
-    raise ProviderError(f"{provider}: no API key: set the environment variable {env_var}")
+    raise ProviderError(f"{who.provider}: no API key for {who.where()}: set the environment variable {who.key_env}")
 
 
 def permanent_error(who: ProviderIdentity, status: int, exc: Exception) -> ProviderError:
     """The error for a status that retrying cannot fix, phrased as what the user should check."""
-    prefix = f"{who.provider}: "
+    key = who.key()
     if status in _AUTH:
-        what = "authentication failed" if status == 401 else "permission denied"
-        return ProviderError(
-            f"{prefix}{what} for model {who.model} (HTTP {status}): {_key_hint(who)}. {_detail(exc)}"
-        )
-    return ProviderError(
-        f"{prefix}request rejected for model {who.model} (HTTP {status}): {_detail(exc)} "
-        f"(check the model name, the settings sent with it, and {who.key_env or 'the server URL'})"
-    )
+        what, hint = ("authentication failed" if status == 401 else "permission denied"), f"check {key}"
+    elif is_quota_exhausted(status, exc):
+        what, hint = "quota exhausted", f"add credit or raise the spending limit of the account whose key is {key}"
+    elif status == 404:
+        what, hint = "not found", f"check the model name and the base_url (key: {key})"
+    else:
+        what, hint = "request rejected", f"check the model name, the settings sent with it, and {key}"
+    return ProviderError(f"{who.provider}: {what} for {who.where()} (HTTP {status}): {hint}. {_detail(exc)}")
 
 
 def call_with_retry(
@@ -132,7 +165,7 @@ def call_with_retry(
             return call()
         except errors.status as exc:
             status = int(getattr(exc, "status_code", 0))
-            if not (status in _RETRIABLE_4XX or status >= 500):
+            if not (status in _RETRIABLE_4XX or status >= 500) or is_quota_exhausted(status, exc):
                 raise permanent_error(who, status, exc) from exc
             last = f"HTTP {status}: {_detail(exc)}"
             response = getattr(exc, "response", None)
@@ -143,13 +176,11 @@ def call_with_retry(
         if attempt == policy.attempts:
             break
         wait = min(policy.max_delay_s, hinted) if hinted is not None else _backoff(policy, attempt - 1)
-        log.warning(
-            "%s: %s on model %s; retry %d/%d in %.2f s",
-            who.provider, last, who.model, attempt, policy.attempts - 1, wait,
-        )
+        log.warning("%s: %s on %s; retry %d/%d in %.2f s", who.provider, last, who.where(), attempt,
+                    policy.attempts - 1, wait)
         sleep(wait)
     raise TransientProviderError(
-        f"{who.provider}: gave up on model {who.model} after {policy.attempts} attempts; last error: {last}"
+        f"{who.provider}: gave up on {who.where()} after {policy.attempts} attempts; last error: {last}"
     )
 
 
@@ -161,14 +192,12 @@ class SdkModel:
 
     def __init__(self, settings: ModelSettings, *, retry: RetryPolicy | None = None,
                  sleep: Callable[[float], None] = time.sleep) -> None:
-        assert settings.model, "ModelSettings validation guarantees a model name"
+        self._who = ProviderIdentity.of(self.provider, settings)
         self.settings = settings
         self.name = f"{self.provider}:{settings.model}"
         self.context_window = settings.context_window
         self.retry = retry or RetryPolicy()
         self._sleep = sleep
-        self._key_env = settings.default_key_env()
-        self._who = ProviderIdentity(self.provider, settings.model, self._key_env)
 
     def _call(self, fn: Callable[[], Any], errors: SdkErrors) -> Any:
         return call_with_retry(fn, who=self._who, errors=errors, policy=self.retry, sleep=self._sleep)

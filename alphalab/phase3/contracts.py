@@ -13,7 +13,7 @@ from typing import Any, Callable, Literal
 
 from pydantic import BaseModel, Field
 
-StopReason = Literal["experiment_budget", "converged", "usd_budget", "wall_clock", "no_proposals"]
+StopReason = Literal["experiment_budget", "converged", "usd_budget", "wall_clock", "no_proposals", "provider_error"]
 
 
 # ---- Strategist ------------------------------------------------------------------------------------------------------

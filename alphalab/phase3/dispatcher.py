@@ -22,8 +22,9 @@ from typing import Callable
 from alphalab.board_rows import PENDING, IllegalTransition, UnknownExperiment
 from alphalab.campaign import Campaign
 from alphalab.execution import ExperimentRunner, RunOutcome
+from alphalab.models.base import ProviderError
 from alphalab.operator import apply_item
-from alphalab.phase3 import noise_runs, outcomes, stops, verification
+from alphalab.phase3 import noise_runs, outcomes, stops
 from alphalab.phase3.contracts import (
     InboxItem, MilestoneOutcome, Phase3Roles, Phase3Summary, StopReason, StrategistOutput,
     SupervisorOutcome,
@@ -34,7 +35,6 @@ from alphalab.phase3.slots import Slots
 from alphalab.phase3.supervision import supervisor_request
 from alphalab.phase3.turns import StrategistTurns
 
-ANALYZE_TRIES = 2
 WORKER_TASKS = ("fix", "analyze", "implement")
 RUN_ORDER = ("noise", "verify", "experiment")
 
@@ -72,6 +72,7 @@ class Dispatcher:
         self.turns = StrategistTurns(campaign, len(runner.slots))
         # this run's stop (the one on record in `progress` may be an earlier run's: a resumed campaign decides again)
         self._stop: StopReason | None = None
+        self.provider_error: ProviderError | None = None  # the first one a role task raised: the flow reports it
         self._changed = True
 
     def _save(self, **changes: object) -> None:
@@ -151,7 +152,10 @@ class Dispatcher:
         else:
             _, key, fut = event
             del self._tasks[key]
-            getattr(self, f"_on_{key[0]}")(key[1], fut)
+            if (error := stops.provider_error(fut)) is not None:
+                self._provider_stop(" ".join(filter(None, key)), error)
+            else:
+                getattr(self, f"_on_{key[0]}")(key[1], fut)
 
     def _finished(self) -> bool:
         if self._tasks or self.slots.jobs:
@@ -167,15 +171,23 @@ class Dispatcher:
         return True
 
     def _update_stop(self) -> None:
-        if self._stop is not None:
-            return
-        self._stop = stops.stop_reason(self.campaign, self.progress, self.usd_spent())
-        if self._stop is None:
-            return
-        self.log(f"stopping: {self._stop}")
-        self._save(stop_reason=self._stop)
-        if self._stop in stops.HARD_STOPS:
+        if self._stop is None and (reason := stops.stop_reason(self.campaign, self.progress, self.usd_spent())):
+            self._halt(reason)
+
+    def _halt(self, reason: StopReason) -> None:
+        if self._stop not in stops.HARD_STOPS and reason in stops.HARD_STOPS:
             self.slots.stop_all_for_requeue()
+        self._stop = reason
+        self.log(f"stopping: {reason}")
+        self._save(stop_reason=reason)
+
+    def _provider_stop(self, task: str, error: ProviderError) -> None:
+        """The board is left as before the task (an experiment in flight is not failed, no fix attempt is spent): a
+        resumed campaign, once the key or quota is fixed, does that work again."""
+        self.log(f"{task} stopped by its provider: {error}")
+        if self.provider_error is None:
+            self.provider_error = error
+            self._halt("provider_error")
 
     # ---- scheduling ------------------------------------------------------------------------------------------
     def _schedule(self) -> None:
@@ -218,17 +230,10 @@ class Dispatcher:
                 return
             if any(self._active(k, exp_id) for k in WORKER_TASKS):
                 continue
-            if kind == "fix" and self._dead_if_exhausted(exp_id):
+            if kind == "fix" and outcomes.dead_if_exhausted(self.campaign, exp_id):
                 continue
             self._submit(kind, exp_id, fn, exp_id)
             room -= 1
-
-    def _dead_if_exhausted(self, exp_id: str) -> bool:
-        exp = self.board.get(exp_id)
-        if exp.kind != "experiment" or exp.attempts >= self.cfg.max_fix_attempts:
-            self.board.transition(exp_id, "dead", note=f"{exp.attempts} fix attempt(s) used")
-            return True
-        return False
 
     def _pending_runs(self) -> int:
         return len(self.board.select(*PENDING, kind="experiment"))
@@ -268,19 +273,7 @@ class Dispatcher:
         self.log(f"fix {exp.attempts + 1} of {exp_id}: {state}")
 
     def _on_analyze(self, exp_id: str, fut: Future) -> None:
-        if self.board.get(exp_id).state != "finished":
-            return
-        try:
-            fut.result()
-        except Exception as e:
-            self._analyze_errors[exp_id] = self._analyze_errors.get(exp_id, 0) + 1
-            self.log(f"analysis of {exp_id} failed: {e!r}")
-            if self._analyze_errors[exp_id] < ANALYZE_TRIES:
-                return
-            self.board.transition(exp_id, "analyzed", note=f"analysis failed: {e!r}"[:500])
-        else:
-            self.board.transition(exp_id, "analyzed")
-        verification.queue_if_best(self.campaign, self.board.get(exp_id), self.log)
+        outcomes.record_analysis(self.campaign, exp_id, fut, self._analyze_errors, self.log)
 
     def _on_strategist(self, _: str, fut: Future) -> None:
         try:
@@ -308,7 +301,7 @@ class Dispatcher:
         self._save(milestones=out.number, milestone_analyzed=self.board.analyzed_count())
 
     def _check_supervisor(self) -> None:
-        if self._active("supervisor"):
+        if self._active("supervisor") or self._stop in stops.HARD_STOPS:
             return
         request = supervisor_request(self.campaign, self.progress)
         if request is None:
@@ -319,11 +312,14 @@ class Dispatcher:
 
     def _final_report(self) -> None:
         analyzed = self.board.analyzed_count()
-        if analyzed == 0 or analyzed == self.progress.milestone_analyzed:
+        if analyzed in (0, self.progress.milestone_analyzed) or self.provider_error is not None:
             return
         n = self.progress.milestones + 1
         try:
             self.roles.reporter(n)
+        except ProviderError as e:
+            self._provider_stop("final report", e)
+            return
         except Exception as e:
             self.log(f"final report failed: {e!r}")
             return

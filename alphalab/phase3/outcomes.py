@@ -14,6 +14,7 @@ from alphalab.phase3.contracts import WorkerOutcome
 
 NOTE_CHARS = 500
 FIX_NOTE_CHARS = 300
+ANALYZE_TRIES = 2
 
 
 def record_run(campaign: Campaign, exp: Experiment, o: RunOutcome, log: Callable[[str], None]) -> None:
@@ -37,7 +38,8 @@ def record_run(campaign: Campaign, exp: Experiment, o: RunOutcome, log: Callable
 
 
 def worker_outcome(exp_id: str, task: Literal["implement", "fix"], fut: Future) -> WorkerOutcome:
-    """A Worker task's outcome; a task that raised is a failure of the Worker, not of the experiment's code."""
+    """A Worker task's outcome; a task that raised is a failure of the Worker, not of the experiment's code (a
+    ProviderError never gets here: it stops Phase 3 and leaves the experiment as it was)."""
     try:
         return fut.result()
     except Exception as e:
@@ -72,3 +74,32 @@ def record_fix(campaign: Campaign, exp: Experiment, out: WorkerOutcome) -> str:
         board.update(exp.id, attempts=attempts, error_signature=out.error_signature or exp.error_signature,
                      note=f"fix {attempts} failed: {out.detail[-FIX_NOTE_CHARS:]}")
     return board.get(exp.id).state
+
+
+def dead_if_exhausted(campaign: Campaign, exp_id: str) -> bool:
+    """A failure with no fix attempt left (or a re-run, which is never fixed) is dead; True when it is."""
+    exp = campaign.board.get(exp_id)
+    if exp.kind != "experiment" or exp.attempts >= campaign.config.phase3.max_fix_attempts:
+        campaign.board.transition(exp_id, "dead", note=f"{exp.attempts} fix attempt(s) used")
+        return True
+    return False
+
+
+def record_analysis(campaign: Campaign, exp_id: str, fut: Future, errors: dict[str, int],
+                    log: Callable[[str], None]) -> None:
+    """An analysis ended: the experiment is analyzed (a failed analysis is tried once more, then the experiment is
+    analyzed with the failure in its note), and a new best is queued for its re-runs."""
+    board = campaign.board
+    if board.get(exp_id).state != "finished":
+        return
+    try:
+        fut.result()
+    except Exception as e:
+        errors[exp_id] = errors.get(exp_id, 0) + 1
+        log(f"analysis of {exp_id} failed: {e!r}")
+        if errors[exp_id] < ANALYZE_TRIES:
+            return
+        board.transition(exp_id, "analyzed", note=f"analysis failed: {e!r}"[:NOTE_CHARS])
+    else:
+        board.transition(exp_id, "analyzed")
+    verification.queue_if_best(campaign, board.get(exp_id), log)

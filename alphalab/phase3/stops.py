@@ -1,19 +1,28 @@
-"""When Phase 3 stops: the USD budget and the wall clock (hard stops: running jobs are stopped and re-queued, so a
-resumed campaign with a larger budget carries on), and convergence (`patience` analyzed experiments without a new
-best: pending work is cancelled, running work finishes). The experiment budget ends the loop once every budgeted
-experiment is through (the Dispatcher's `_finished`)."""
+"""When Phase 3 stops: the USD budget, the wall clock and a provider error (hard stops: running jobs are stopped
+and re-queued, so a resumed campaign with a larger budget, or a fixed key, carries on), and convergence (`patience`
+analyzed experiments without a new best: pending work is cancelled, running work finishes). The experiment budget
+ends the loop once every budgeted experiment is through (the Dispatcher's `_finished`)."""
 
 from __future__ import annotations
 
 import time
+from concurrent.futures import Future
 
 from alphalab.board import Board
 from alphalab.board_rows import PENDING
 from alphalab.campaign import Campaign
+from alphalab.models.base import ProviderError
 from alphalab.phase3.contracts import Phase3Progress, StopReason
 from alphalab.ranking import running_best, since_best
 
-HARD_STOPS = ("usd_budget", "wall_clock")
+HARD_STOPS = ("usd_budget", "wall_clock", "provider_error")
+
+
+def provider_error(fut: Future) -> ProviderError | None:
+    """The ProviderError a role task ended with. Any one stops Phase 3: a permanent one (a revoked key, an exhausted
+    quota) fails every later call too, and a transient one already outlasted the provider's and Prefect's retries."""
+    error = fut.exception()
+    return error if isinstance(error, ProviderError) else None
 
 
 def converged(campaign: Campaign) -> bool:

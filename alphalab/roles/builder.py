@@ -16,6 +16,7 @@ from alphalab.adapters import Adapter, builtin_harness_dir, load_adapter
 from alphalab.errors import PhaseFailed
 from alphalab.roles.base import RoleContext
 from alphalab.roles.llm import report_text, run_llm_role
+from alphalab.roles.prompts import RolePrompt, message, nested
 from alphalab.tools import general_tools, report_to_user
 from alphalab.workspace import Workspace
 
@@ -57,13 +58,21 @@ def install_trusted_harness(ws: Workspace, name: str) -> Path:
     return src
 
 
-def _task(request: BuilderInput) -> str:
+def user_message(request: BuilderInput) -> str:
     if request.round == 1:
-        return ("Build the evaluation harness in harness/ from learnings.md: data loading and splitting, metric "
-                "computation, and the entry point that runs an experiment's code in its own process and records "
-                "the metrics itself. Guard against leakage and lookahead. Call report_to_user when done.")
-    return (f"A Critic reviewed harness/ (round {request.round - 1}) and found problems. Fix every finding, then "
-            f"call report_to_user saying what you changed.\n\n{request.review}")
+        return message("Builder round 1: build the evaluation harness in harness/ from learnings.md: data loading "
+                       "and splitting, metric computation, and the entry point that runs an experiment's code in its "
+                       "own process and records the metrics itself. Guard against leakage and lookahead. Call "
+                       "report_to_user when done.")
+    return message(f"Builder round {request.round}: a Critic reviewed harness/ (round {request.round - 1}) and found "
+                   "problems. Fix every finding, citing it in your change, or explain precisely why it is not a "
+                   "problem; then call report_to_user saying what you changed.",
+                   ("The Critic's findings", nested(request.review, under=2)))
+
+
+def prompt(request: BuilderInput, trusted: str | None) -> RolePrompt:
+    return RolePrompt(template="phase2_builder.md", task=user_message(request),
+                      variables={"builtin_harness": str(builtin_harness_dir(trusted)) if trusted else ""})
 
 
 def build(ctx: RoleContext, request: BuilderInput) -> BuildResult:
@@ -80,12 +89,8 @@ def build(ctx: RoleContext, request: BuilderInput) -> BuildResult:
                               "Builder cannot build one; give the builder an LLM")
         return BuildResult(round=request.round, files=harness_files(ws), baseline=True, trusted_harness=installed,
                            report=f"installed the trusted harness {trusted!r}")
-    result = run_llm_role(
-        ctx, ROLE, adapter=adapter, template="phase2_builder.md",
-        variables={"round": request.round, "review": request.review,
-                   "builtin_harness": str(builtin_harness_dir(trusted)) if trusted else ""},
-        task=_task(request), tools=[*general_tools(), report_to_user], label=f"round{request.round:02d}",
-    )
+    result = run_llm_role(ctx, ROLE, adapter=adapter, prompt=prompt(request, trusted),
+                          tools=[*general_tools(), report_to_user], label=f"round{request.round:02d}")
     if not result.finished:
         raise PhaseFailed(f"Phase 2: the Builder stopped in round {request.round} before report_to_user "
                           f"({result.reason}); see trajectories/")

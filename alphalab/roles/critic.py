@@ -18,6 +18,7 @@ from alphalab.errors import PhaseFailed
 from alphalab.roles.base import RoleContext
 from alphalab.roles.builder import harness_files
 from alphalab.roles.llm import run_llm_role
+from alphalab.roles.prompts import RolePrompt, message
 from alphalab.sandbox import run_command
 from alphalab.tools import grep_file, read_file, shell_exec
 from alphalab.tools.base import Finished, ToolContext, ToolError, tool
@@ -25,13 +26,6 @@ from alphalab.workspace import Workspace
 
 ROLE = "critic"
 Verdict = Literal["PASS", "NEEDS FIXES"]
-_TASK = (
-    "Audit the evaluation harness in harness/ (files: {files}). You have not seen how it was written: read every "
-    "file. Look for data leakage (experiment code reading targets or held-out data), lookahead (a context window "
-    "overlapping its target, normalization fit on future data), and metric errors (wrong formula, wrong "
-    "denominator, instances dropped). Then call submit_review: PASS, or NEEDS FIXES with one finding per problem "
-    "naming the file and line."
-)
 
 
 class Finding(BaseModel):
@@ -72,7 +66,8 @@ def submit_review(ctx: ToolContext, verdict: Verdict, findings: list[Finding] = 
 
     Args:
         verdict: PASS when the harness is sound, NEEDS FIXES otherwise.
-        findings: what must change, each with its file, line and issue; NEEDS FIXES needs at least one.
+        findings: one per problem, each with its file, line and issue (what is wrong, how severe, the exact
+            fix); NEEDS FIXES needs at least one.
         summary: a few sentences on the review as a whole.
     """
     if verdict == "NEEDS FIXES" and not findings:
@@ -118,17 +113,30 @@ def save_review(ws: Workspace, review: Review) -> None:
     stem.with_suffix(".json").write_text(review.model_dump_json(indent=2))
 
 
+def user_message(request: CriticInput, files: list[str]) -> str:
+    return message(
+        f"Critic review, round {request.round}: audit the evaluation harness in harness/. You have not seen how it "
+        "was written: read every file. Look for data leakage (experiment code reading targets or held-out data), "
+        "lookahead (a context window overlapping its target, normalization fit on future data) and metric errors "
+        "(wrong formula, wrong denominator, instances dropped).",
+        ("Files to audit", "\n".join(f"- {f}" for f in files) or "- (harness/ holds no files)"),
+        closing="Then call submit_review: PASS, or NEEDS FIXES with one finding per problem naming the file and "
+                "line. Only submit_review counts: text you write outside it is not read.",
+    )
+
+
+def prompt(request: CriticInput, files: list[str]) -> RolePrompt:
+    return RolePrompt(template="phase2_critic.md", task=user_message(request, files))
+
+
 def review(ctx: RoleContext, request: CriticInput) -> Review:
     ws = ctx.workspace
     files = harness_files(ws)
     if ctx.uses_llm(ROLE):
         adapter = load_adapter(ws.adapter)
-        result = run_llm_role(
-            ctx, ROLE, adapter=adapter, template="phase2_critic.md",
-            variables={"round": request.round, "harness_files": files},
-            task=_TASK.format(files=", ".join(files) or "none"),
-            tools=[read_file, grep_file, shell_exec, submit_review], label=f"round{request.round:02d}",
-        )
+        result = run_llm_role(ctx, ROLE, adapter=adapter, prompt=prompt(request, files),
+                              tools=[read_file, grep_file, shell_exec, submit_review],
+                              label=f"round{request.round:02d}")
         if not result.finished:
             raise PhaseFailed(f"Phase 2: the Critic stopped in round {request.round} without submit_review "
                               f"({result.reason}); see trajectories/")

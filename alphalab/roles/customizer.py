@@ -20,6 +20,7 @@ from alphalab.errors import PhaseFailed
 from alphalab.manifest import FittedManifest
 from alphalab.roles.base import RoleContext
 from alphalab.roles.llm import report_text, run_llm_role
+from alphalab.roles.prompts import RolePrompt, message
 from alphalab.tools import read_file, report_to_user, shell_exec
 from alphalab.tools.adapter_tools import patch_adapter_file, read_adapter
 
@@ -90,16 +91,18 @@ def _customize_baseline(ctx: RoleContext) -> str:
     return facts.markdown()
 
 
-def _customize_llm(ctx: RoleContext, adapter: adapters.Adapter) -> str:
-    task = (
+def prompt(ctx: RoleContext, adapter: adapters.Adapter) -> RolePrompt:
+    return RolePrompt(template="phase0_customizer.md", variables={"adapter_dir": str(adapter.root)}, task=message(
         f"The built-in {ctx.config.domain!r} adapter has been copied to {adapter.root}. Fit it to this campaign's "
         f"data at {ctx.config.data_path}: sample the data (file layout, columns, sizes, value ranges, quirks), "
         "then patch the adapter files with patch_adapter_file, above all domain_knowledge.md, so every later agent "
-        "knows the facts you measured. Give each patch a one-line reason. Call report_to_user when done."
-    )
+        "knows the facts you measured. Give each patch a one-line reason. Call report_to_user when done."))
+
+
+def _customize_llm(ctx: RoleContext, adapter: adapters.Adapter) -> str:
     result = run_llm_role(
-        ctx, ROLE, adapter=adapter, template="phase0_customizer.md", variables={"adapter_dir": str(adapter.root)},
-        task=task, tools=[shell_exec, read_file, read_adapter, patch_adapter_file, report_to_user], label="run",
+        ctx, ROLE, adapter=adapter, prompt=prompt(ctx, adapter),
+        tools=[shell_exec, read_file, read_adapter, patch_adapter_file, report_to_user], label="run",
     )
     if not result.finished:
         ctx.log(f"customizer stopped before report_to_user ({result.reason}); keeping the patches it made")

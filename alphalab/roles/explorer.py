@@ -17,11 +17,12 @@ from alphalab.command_output import truncate_middle
 from alphalab.errors import PhaseFailed
 from alphalab.roles.base import RoleContext
 from alphalab.roles.llm import report_text, run_llm_role
+from alphalab.roles.prompts import RolePrompt
 from alphalab.sandbox import run_command
 from alphalab.tools import general_tools, report_to_user
 
 ROLE = "explorer"
-_TASK = (
+TASK = (
     "Explore the dataset for this campaign. First write plan.md as a checklist (`- [ ] item`), then work through "
     "it, checking items off (`- [x]`) as you finish them: analysis scripts in scripts/, plots in plots/, per-topic "
     "notes in notes/, formal deliverables in data_report/, and learnings.md updated after every finding (Phases 2 "
@@ -93,10 +94,14 @@ def _explore_baseline(ctx: RoleContext, adapter: Adapter) -> ExplorerResult:
     return ExplorerResult(finished=True, reason="finished", report=output, baseline=True)
 
 
+def prompt() -> RolePrompt:
+    return RolePrompt(template="phase1_explorer.md", task=TASK)
+
+
 def explore(ctx: RoleContext) -> ExplorerResult:
     adapter = load_adapter(ctx.workspace.adapter)
     if not ctx.uses_llm(ROLE):
         return _explore_baseline(ctx, adapter)
-    result = run_llm_role(ctx, ROLE, adapter=adapter, template="phase1_explorer.md", variables={}, task=_TASK,
-                          tools=[*general_tools(), report_to_user], label="run")
+    result = run_llm_role(ctx, ROLE, adapter=adapter, prompt=prompt(), tools=[*general_tools(), report_to_user],
+                          label="run")
     return ExplorerResult(finished=result.finished, reason=result.reason, report=report_text(result), baseline=False)

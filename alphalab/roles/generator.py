@@ -12,6 +12,7 @@ from alphalab.config import BUILTIN_DOMAINS
 from alphalab.errors import AdapterError, PhaseFailed
 from alphalab.roles.base import RoleContext
 from alphalab.roles.llm import report_text, run_llm_role
+from alphalab.roles.prompts import RolePrompt, message
 from alphalab.tools import read_file, report_to_user, shell_exec, web_search
 from alphalab.tools.adapter_tools import read_reference_adapter, write_adapter_file
 from alphalab.workspace import ADAPTER_FILES
@@ -30,16 +31,21 @@ def reference_adapter() -> adapters.Adapter:
     return adapters.load_adapter(adapters.builtin_adapter_dir(ordered[0]))
 
 
-def _task(ctx: RoleContext, errors: str) -> str:
-    task = (
-        f"Write a complete domain adapter for: {ctx.config.domain!r}. Objective: {ctx.config.objective}. "
-        f"The data is at {ctx.config.data_path}: examine it first. Write all 11 files with write_adapter_file: "
+def user_message(ctx: RoleContext, errors: str) -> str:
+    return message(
+        f"Write a complete domain adapter for: {ctx.config.domain!r}. The data is at {ctx.config.data_path}: "
+        "examine it first. Write all 11 files with write_adapter_file: "
         f"{', '.join(ADAPTER_FILES)}. Use read_reference_adapter to see the format of the built-in adapters. "
-        "Call report_to_user when every file is written."
+        "Call report_to_user when every file is written.",
+        ("The adapter you wrote does not validate: fix every one of these problems", errors),
     )
-    if errors:
-        task += f"\n\nThe adapter you wrote does not validate. Fix every one of these problems:\n{errors}"
-    return task
+
+
+def prompt(ctx: RoleContext, errors: str) -> RolePrompt:
+    # the reference's own knowledge is about another domain: the generator starts from none
+    return RolePrompt(template="phase0_generator.md", task=user_message(ctx, errors),
+                      variables={"reference_adapters": adapters.builtin_adapter_names(), "domain_knowledge": "",
+                                 "template_rules": adapters.template_rules()})
 
 
 def generate(ctx: RoleContext) -> adapters.ResolvedAdapter:
@@ -56,11 +62,7 @@ def generate(ctx: RoleContext) -> adapters.ResolvedAdapter:
     reports = []
     for attempt in range(1, MAX_ATTEMPTS + 1):
         result = run_llm_role(
-            ctx, ROLE, adapter=reference, template="phase0_generator.md",
-            # the reference's own knowledge is about another domain: the generator starts from none
-            variables={"reference_adapters": adapters.builtin_adapter_names(), "validation_errors": errors,
-                       "domain_knowledge": ""},
-            task=_task(ctx, errors),
+            ctx, ROLE, adapter=reference, prompt=prompt(ctx, errors),
             tools=[shell_exec, read_file, web_search, write_adapter_file, read_reference_adapter, report_to_user],
             label=f"attempt{attempt}",
         )

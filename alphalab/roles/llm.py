@@ -4,13 +4,13 @@ tools, log every step (to the task's run logger and the live progress) and charg
 from __future__ import annotations
 
 import re
-from typing import Any
 
 from alphalab import harness_seal, progress
-from alphalab.adapters import Adapter, common_variables
+from alphalab.adapters import Adapter
 from alphalab.agent import Agent, AgentResult
 from alphalab.models.registry import get_model
 from alphalab.roles.base import RoleContext
+from alphalab.roles.prompts import RolePrompt, system_prompt
 from alphalab.tools.base import Tool, ToolContext
 
 # the agent reports "[label] step N: what happened"
@@ -35,14 +35,13 @@ def run_llm_role(
     role: str,
     *,
     adapter: Adapter,
-    template: str,
-    variables: dict[str, Any],
-    task: str,
+    prompt: RolePrompt,
     tools: list[Tool],
     label: str,
 ) -> AgentResult:
-    """Run `role`'s agent once; `variables` are the role-specific template variables (common ones are added)."""
-    system = adapter.render(template, common_variables(ctx.config, ctx.workspace, adapter) | variables)
+    """Run `role`'s agent once on `prompt`: its template rendered as the system prompt, its task as the user
+    message."""
+    system = system_prompt(ctx, adapter, prompt)
 
     def on_step(line: str) -> None:
         ctx.log(line)
@@ -55,7 +54,7 @@ def run_llm_role(
         get_model(ctx.model_settings(role)), tools, tool_context(ctx), ctx.limits,
         ctx.trajectory_path(role, label), on_step=on_step, ledger=ctx.ledger, role=role, phase=ctx.phase,
     )
-    return agent.run(system, task)
+    return agent.run(system, prompt.task)
 
 
 def report_text(result: AgentResult) -> str:

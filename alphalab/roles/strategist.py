@@ -13,6 +13,7 @@ campaign is the search space's `reference`.
 from __future__ import annotations
 
 import logging
+import re
 from collections import Counter
 from typing import Any
 
@@ -29,6 +30,7 @@ from alphalab.phase3.contracts import StrategistInput, StrategistOutput
 from alphalab.playbook import Playbook
 from alphalab.ranking import ordered, ranks
 from alphalab.roles.base import RoleContext
+from alphalab.roles.prompts import RolePrompt, message, nested, system_prompt
 from alphalab.tools.board_tools import StrategistTurn, strategist_tools
 from alphalab.tools.files import read_file
 from alphalab.tools.report import report_to_user
@@ -47,29 +49,33 @@ NOTES_SHOWN = 5
 
 
 class StrategistView(BaseModel):
-    """The role-specific template variables, plus the debriefs this turn consumes."""
+    """What this turn shows the Strategist (its user message), plus the debriefs it consumes."""
 
+    turn: int
     leaderboard: str
     recent_debriefs: str
     operator_notes: str
     budget_left: int
+    budget_total: int
     budget_tier: str
     board_summary: str
     proposals_wanted: int
     seen: list[str] = Field(default_factory=list, exclude=True)
 
 
-def budget_tier(left: int) -> str:
-    """The paper's graduated budget management."""
-    if left > 20:
+def budget_tier(left: int, total: int, analyzed: int) -> str:
+    """The paper's graduated budget management, by the share of the experiment budget left; until a result has
+    been analyzed there is nothing to focus on, so the Strategist explores whatever the budget."""
+    share = left / max(total, left, 1)
+    if left <= 0:
+        return "stop: no budget left; summarize the campaign in the playbook"
+    if analyzed == 0 or share > 0.5:
         return "explore: broad exploration of diverse approaches"
-    if left >= 10:
+    if share > 0.25:
         return "focus: concentrate on the most promising families"
-    if left >= 5:
+    if share > 0.1:
         return "refine: refine the best configurations"
-    if left > 0:
-        return "strong evidence only: propose only what the evidence strongly supports"
-    return "stop: no budget left; summarize the campaign in the playbook"
+    return "strong evidence only: propose only what the evidence strongly supports"
 
 
 def _value(e: Experiment, metric: str) -> str:
@@ -102,51 +108,65 @@ def _debriefs(env: Campaign, budget: int) -> tuple[str, list[str]]:
         if len(text) > per:
             text = text[:per] + "\n[... cut; the full debrief is in the experiment folder]"
         new = " (new)" if e.state == "analyzed" else ""
+        # its own title is this heading; its sections go below it
+        text = nested(re.sub(r"\A# Debrief[^\n]*\n+", "", text), under=3)
         parts.append(f"### {e.id}{new} ({metric} {_value(e, metric)})\n{text}")
         room -= len(parts[-1])
     lines = "\n".join(squeezed + ([older] if older else []))
     if lines:
         parts.append("### Earlier results (one line each)\n" + lines)
     unseen = [e.id for e in analyzed if e.state == "analyzed"]
-    return ("\n\n".join(parts) or "(none yet)"), unseen
+    return "\n\n".join(parts), unseen
 
 
 def board_summary(board: Board, usd_spent: float) -> str:
-    counts = {k: v for k, v in board.counts().items() if v}
-    return ", ".join(f"{k}: {v}" for k, v in counts.items()) + f"; LLM spend so far ${usd_spent:.2f}"
+    counts = ", ".join(f"{k}: {v}" for k, v in board.counts().items() if v) or "the board is empty"
+    return f"{counts}; LLM spend so far ${usd_spent:.2f}"
 
 
 def build_view(env: Campaign, inp: StrategistInput, playbook_chars: int = 0) -> StrategistView:
-    notes = "\n".join(f"- {n.text}" for n in env.board.notes(limit=NOTES_SHOWN)) or "(none)"
+    notes = "\n".join(f"- {n.text}" for n in env.board.notes(limit=NOTES_SHOWN))
     leaderboard = leaderboard_markdown(env)
     debriefs, seen = _debriefs(env, VIEW_BUDGET_CHARS - playbook_chars - len(leaderboard) - len(notes))
+    total = env.config.budgets.experiments
     return StrategistView(
-        leaderboard=leaderboard, recent_debriefs=debriefs, operator_notes=notes,
-        budget_left=inp.budget_left, budget_tier=budget_tier(inp.budget_left),
+        turn=inp.turn, leaderboard=leaderboard, recent_debriefs=debriefs, operator_notes=notes,
+        budget_left=inp.budget_left, budget_total=total,
+        budget_tier=budget_tier(inp.budget_left, total, env.board.analyzed_count()),
         board_summary=board_summary(env.board, inp.usd_spent), proposals_wanted=inp.proposals_wanted, seen=seen,
     )
 
 
-def render_prompt(ctx: RoleContext, view: StrategistView) -> str:
-    from alphalab.adapters import common_variables
+def user_message(view: StrategistView) -> str:
+    return message(
+        f"Strategist turn {view.turn}: propose up to {view.proposals_wanted} experiment(s) with propose_experiment, "
+        "cancel queued ones the evidence argues against, record lessons with update_playbook, then call "
+        "report_to_user.",
+        ("Budget", f"{view.budget_left} of {view.budget_total} experiments left; tier {view.budget_tier}"),
+        ("Board", view.board_summary),
+        ("Leaderboard (full results only)", view.leaderboard),
+        ("Recent debriefs", view.recent_debriefs),
+        ("Notes from the operator (take them into account this turn)", view.operator_notes),
+    )
 
-    return ctx.adapter.render(TEMPLATE, common_variables(ctx.config, ctx.workspace, ctx.adapter) | view.model_dump())
+
+def prompt(ctx: RoleContext, view: StrategistView) -> RolePrompt:
+    return RolePrompt(template=TEMPLATE, variables={"search_space": ctx.manifest.search_space_text()},
+                      task=user_message(view))
 
 
 def run(ctx: RoleContext, inp: StrategistInput) -> StrategistOutput:
     playbook = Playbook(ctx.workspace.playbook, ctx.config.phase3.playbook_max_chars)
     view = build_view(ctx, inp, playbook_chars=len(playbook.read()))
-    prompt_chars = len(render_prompt(ctx, view))
+    this_turn = prompt(ctx, view)
+    prompt_chars = len(system_prompt(ctx, ctx.adapter, this_turn)) + len(this_turn.task)
     turn = StrategistTurn(proposals_wanted=inp.proposals_wanted)
     report = ""
     if ctx.uses_llm("strategist"):
         from alphalab.roles.llm import report_text, run_llm_role
 
         result = run_llm_role(
-            ctx, "strategist", adapter=ctx.adapter, template=TEMPLATE, variables=view.model_dump(),
-            task=(f"Strategist turn {inp.turn}: propose up to {inp.proposals_wanted} experiment(s) with "
-                  "propose_experiment, cancel queued ones the evidence argues against, record lessons with "
-                  "update_playbook, then call report_to_user."),
+            ctx, "strategist", adapter=ctx.adapter, prompt=this_turn,
             tools=[*strategist_tools(ctx.board, playbook, turn, ctx.manifest, ctx.seed_for), read_file,
                    report_to_user],
             label=f"turn{inp.turn:03d}",

@@ -12,6 +12,7 @@ from datetime import datetime, timezone
 from alphalab import adapters
 from alphalab.phase3.contracts import SupervisorInput, SupervisorOutcome
 from alphalab.roles.base import RoleContext
+from alphalab.roles.prompts import RolePrompt, fenced, message
 
 TEMPLATE = "phase3_supervisor.md"
 KNOWLEDGE = "domain_knowledge.md"
@@ -19,7 +20,19 @@ EXCERPT_LINES = 6
 
 
 def failure_logs(inp: SupervisorInput) -> str:
-    return "\n\n".join(f"### {f.exp_id} [{f.error_signature or 'unknown'}]\n{f.log_tail}" for f in inp.failures)
+    return "\n\n".join(f"### {f.exp_id} [{f.error_signature or 'unknown'}]\n{fenced(f.log_tail) or '(no log)'}"
+                       for f in inp.failures)
+
+
+def user_message(inp: SupervisorInput) -> str:
+    return message(f"The error rate is {inp.error_rate:.0%} over the last {inp.window} runs, above the threshold. "
+                   f"Diagnose the systemic cause from the failure logs and patch {KNOWLEDGE} with patch_adapter_file "
+                   "(its `reason` becomes the commit message). Then call report_to_user.",
+                   ("Recent failure logs", failure_logs(inp)))
+
+
+def prompt(inp: SupervisorInput) -> RolePrompt:
+    return RolePrompt(template=TEMPLATE, task=user_message(inp))
 
 
 def _excerpt(text: str) -> str:
@@ -36,10 +49,7 @@ def run(ctx: RoleContext, inp: SupervisorInput) -> SupervisorOutcome:
 
         before = ctx.workspace.git("rev-parse", "HEAD").stdout.strip()
         result = run_llm_role(
-            ctx, "supervisor", adapter=ctx.adapter, template=TEMPLATE,
-            variables=dict(error_rate=inp.error_rate, failure_logs=failure_logs(inp)),
-            task=(f"The {head}. Diagnose the systemic cause from the failure logs and patch {KNOWLEDGE} with "
-                  "patch_adapter_file (its `reason` becomes the commit message). Then call report_to_user."),
+            ctx, "supervisor", adapter=ctx.adapter, prompt=prompt(inp),
             tools=[read_adapter, patch_adapter_file, read_file, grep_file, report_to_user], label="supervisor",
         )
         after = ctx.workspace.git("rev-parse", "HEAD").stdout.strip()

@@ -15,13 +15,14 @@ from pydantic import BaseModel
 from alphalab.adapters import builtin_harness_dir, load_adapter
 from alphalab.roles.base import RoleContext
 from alphalab.roles.llm import report_text, run_llm_role
+from alphalab.roles.prompts import RolePrompt
 from alphalab.sandbox import run_command
 from alphalab.supervisor_checks import TESTS_RESULT
 from alphalab.tools import general_tools, report_to_user
 from alphalab.workspace import Workspace
 
 ROLE = "tester"
-_TASK = (
+TASK = (
     "Write an automated test suite for the evaluation harness in harness/tests/ (pytest, files named test_*.py): "
     "context/target alignment with no overlap, metrics checked against hand-computed values on small arrays, "
     "baselines producing the expected outputs, and an end-to-end run on a small subset. Run it with "
@@ -63,13 +64,17 @@ def run_harness_tests(ctx: RoleContext) -> tuple[bool, str, str]:
     return res.returncode == 0 and not res.timed_out, summary, res.output
 
 
+def prompt() -> RolePrompt:
+    return RolePrompt(template="phase2_tester.md", task=TASK)
+
+
 def test(ctx: RoleContext) -> TestReport:
     ws = ctx.workspace
     adapter = load_adapter(ws.adapter)
     llm = ctx.uses_llm(ROLE)
     if llm:
-        result = run_llm_role(ctx, ROLE, adapter=adapter, template="phase2_tester.md", variables={}, task=_TASK,
-                              tools=[*general_tools(), report_to_user], label="run")
+        result = run_llm_role(ctx, ROLE, adapter=adapter, prompt=prompt(), tools=[*general_tools(), report_to_user],
+                              label="run")
         report = report_text(result) or f"stopped: {result.reason}"
     elif adapter.manifest.harness:
         report = f"installed {install_builtin_tests(ws, adapter.manifest.harness)} built-in test file(s)"

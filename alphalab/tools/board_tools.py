@@ -5,13 +5,14 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
 from alphalab.board import Board, Experiment, IllegalTransition, UnknownExperiment
-from alphalab.manifest import Manifest
+from alphalab.manifest import BEYOND_TEMPLATE, Manifest
 from alphalab.playbook import Playbook
 from alphalab.tools.base import Tool, ToolContext, ToolError, tool
 
@@ -32,15 +33,21 @@ def board_table(rows: list[Experiment], metric: str) -> str:
     return "\n".join(lines)
 
 
-def _check_params(manifest: Manifest | None, spec: dict[str, Any]) -> None:
-    params = spec.get("params")
-    if params is not None and not isinstance(params, dict):
+def checked_spec(manifest: Manifest | None, spec: dict[str, Any], base: dict[str, Any] | None) -> dict[str, Any]:
+    """The spec as it goes on the board: with a search space, `params` is a whole configuration of it (see
+    SearchSpace.checked); a ToolError names each bad parameter and what it allows."""
+    params = spec.get("params", {})
+    if not isinstance(params, dict):
         raise ToolError("spec['params'] must be an object of param name -> value")
-    if manifest is not None and manifest.search_space is not None and params:
-        known = {p.name for p in manifest.search_space.params}
-        unknown = sorted(set(params) - known)
-        if unknown:
-            raise ToolError(f"unknown params {unknown}; the search space has {sorted(known)}")
+    beyond = spec.get(BEYOND_TEMPLATE)
+    if beyond is not None and not (isinstance(beyond, str) and beyond.strip()):
+        raise ToolError(f"spec['{BEYOND_TEMPLATE}'] must say, in words, what to build beyond the template")
+    if manifest is None or manifest.search_space is None:
+        return spec
+    try:
+        return spec | {"params": manifest.search_space.checked(params, base)}
+    except ValueError as e:
+        raise ToolError(f"spec['params'] is not in the search space: {e}") from None
 
 
 def strategist_tools(board: Board, playbook: Playbook, turn: StrategistTurn, manifest: Manifest | None,
@@ -64,13 +71,17 @@ def strategist_tools(board: Board, playbook: Playbook, turn: StrategistTurn, man
     @tool
     def propose_experiment(ctx: ToolContext, name: str, hypothesis: str, spec: dict[str, Any],
                            parent: str | None = None) -> str:
-        """Add one experiment to the board. Returns the new experiment's id.
+        """Add one experiment to the board. Returns the new experiment's id and, with a search space, the whole
+        configuration it will run.
 
         Args:
             name: a short name for the experiment.
             hypothesis: what you expect it to show, and why.
-            spec: what to build: for a domain with a search space, put the configuration under spec["params"];
-                add anything else a Worker needs (architecture, features, tricks).
+            spec: what to build. With a search space, spec["params"] holds the template's parameters: each value
+                must be one of the parameter's choices or within its range (an int parameter takes an integer);
+                parameters left out take the parent's values, or the reference's. Code the template does not have
+                needs spec["beyond_template"]: what to build, in words (a Worker then writes more than the
+                template). Add anything else a Worker needs under other keys.
             parent: the id of the experiment this one builds on.
         """
         if len(turn.proposed) >= turn.proposals_wanted:
@@ -78,16 +89,17 @@ def strategist_tools(board: Board, playbook: Playbook, turn: StrategistTurn, man
                             "cancel or finish instead")
         if not name.strip():
             raise ToolError("name must not be empty")
-        _check_params(manifest, spec)
-        if parent is not None:
-            try:
-                board.get(parent)
-            except UnknownExperiment as e:
-                raise ToolError(str(e)) from None
+        try:
+            base = board.get(parent).params if parent is not None else None
+        except UnknownExperiment as e:
+            raise ToolError(str(e)) from None
+        spec = checked_spec(manifest, spec, base)
         exp = board.add(name=name.strip(), hypothesis=hypothesis, spec=spec, parent=parent)
         board.update(exp.id, seed=seed_for(exp.seq))
         turn.proposed.append(exp.id)
-        return f"proposed {exp.id}"
+        if manifest is None or manifest.search_space is None:
+            return f"proposed {exp.id}"
+        return f"proposed {exp.id} with params {json.dumps(spec['params'])}"
 
     @tool
     def cancel_experiment(ctx: ToolContext, exp_id: str, reason: str) -> str:

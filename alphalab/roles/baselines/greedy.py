@@ -29,7 +29,8 @@ from alphalab.campaign import Campaign
 from alphalab.manifest import SearchParam, SearchSpace
 from alphalab.ranking import LeaderboardEntry, beats
 from alphalab.roles.base import RoleContext
-from alphalab.roles.worker import TEMPLATE, ExperimentView, best_line
+from alphalab.roles.prompts import RolePrompt, message
+from alphalab.roles.worker import TEMPLATE
 
 METHOD = "greedy loop"
 PHASE = "greedy"
@@ -152,12 +153,12 @@ def history(env: Campaign) -> str:
         result = f"{metric}={e.metrics[metric]:.6g}" if metric in e.metrics else f"failed ({e.error_signature})"
         lines.append(f"- {e.id} (from {e.parent or 'scratch'}): {e.spec.get('change', e.name)} -> {result}; "
                      f"{e.note.split(';')[0]}")
-    return "\n".join(lines) or "(none yet)"
+    return "\n".join(lines)
 
 
 def _agent_task(env: Campaign, exp: Experiment, best: LeaderboardEntry | None, n: int, budget: int) -> str:
     metric = env.metric
-    files = env.manifest.experiment.required_files
+    files = ", ".join(env.manifest.experiment.required_files)
     goal = f"{metric.name} ({'lower' if metric.direction == 'min' else 'higher'} is better)"
     if best is None:
         opening = (f"No experiment has a result yet. Write experiment {exp.id} from scratch in {env.exp_dir(exp.id)} "
@@ -166,10 +167,10 @@ def _agent_task(env: Campaign, exp: Experiment, best: LeaderboardEntry | None, n
         opening = (f"The folder {env.exp_dir(exp.id)} holds a copy of the current best experiment {best.id} "
                    f"({metric.name}={best.value:.6g}). Make ONE focused change to its files that you expect to "
                    f"improve {goal}; keep the required files ({files}) working.")
-    return (f"Greedy loop, iteration {n + 1} of {budget}. {opening} Do not run the full evaluation: the loop runs it "
-            "after you finish, keeps your change when the metric improves and reverts it otherwise.\n\n"
-            f"Earlier iterations:\n{history(env)}\n\nWhen done, call report_to_user with one line describing the "
-            "change.")
+    return message(f"Greedy loop, iteration {n + 1} of {budget}. {opening} Do not run the full evaluation: the loop "
+                   "runs it after you finish, keeps your change when the metric improves and reverts it otherwise.",
+                   ("Earlier iterations", history(env)),
+                   closing="When done, call report_to_user with one line describing the change.")
 
 
 def _propose_llm(ctx: RoleContext, n: int, budget: int, best: LeaderboardEntry | None) -> GreedyStep:
@@ -183,12 +184,11 @@ def _propose_llm(ctx: RoleContext, n: int, budget: int, best: LeaderboardEntry |
     if best is not None:
         shutil.copytree(ctx.exp_dir(best.id), ctx.exp_dir(exp.id), dirs_exist_ok=True,
                         ignore=shutil.ignore_patterns(*RUN_OUTPUTS))
-    view = ExperimentView(**exp.model_dump(include=set(ExperimentView.model_fields)))
-    variables = dict(task="implement", experiment=view, exp_dir=str(ctx.exp_dir(exp.id)), error_log="",
-                     metrics=str(best.metrics) if best else "", best=best_line(ctx))
-    result = run_llm_role(ctx, ROLE, adapter=ctx.adapter, template=TEMPLATE, variables=variables,
-                          task=_agent_task(ctx, exp, best, n, budget),
-                          tools=[*general_tools(), report_to_user], label=f"{exp.id}")
+    # the Worker's implement prompt; the iteration, the best and the history are this call's user message
+    prompt = RolePrompt(template=TEMPLATE, variables={"task": "implement"},
+                        task=_agent_task(ctx, exp, best, n, budget))
+    result = run_llm_role(ctx, ROLE, adapter=ctx.adapter, prompt=prompt, tools=[*general_tools(), report_to_user],
+                          label=f"{exp.id}")
     change = (report_text(result) or f"(no report: {result.reason})").strip().splitlines()[0][:300]
     ctx.board.update(exp.id, spec={"change": change})
     missing = [f for f in ctx.manifest.experiment.required_files if not (ctx.exp_dir(exp.id) / f).is_file()]

@@ -1,0 +1,54 @@
+"""What one LLM call of a role is made of. The system prompt holds only what is the same for every call of the role
+(the adapter's template rendered with the common variables and the role's stable ones), so a provider can cache it
+as a prefix across calls; everything particular to the call (an experiment, a round, a board) is the user message,
+which the role's code builds in one function, the same for every domain."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from pydantic import BaseModel, Field
+
+from alphalab.adapters import Adapter, common_variables
+from alphalab.roles.base import RoleContext
+
+
+class RolePrompt(BaseModel):
+    template: str
+    variables: dict[str, Any] = Field(default_factory=dict, description="the role's stable template variables")
+    task: str = Field(description="the user message of this call")
+
+
+def system_prompt(ctx: RoleContext, adapter: Adapter, prompt: RolePrompt) -> str:
+    return adapter.render(prompt.template, common_variables(ctx.config, ctx.workspace, adapter) | prompt.variables)
+
+
+def message(opening: str, *sections: tuple[str, str], closing: str = "") -> str:
+    """A user message: the opening instruction, each section that has content under its `## heading` (an empty one
+    is left out, not shown bare), then the closing line."""
+    parts = [opening.strip()] + [f"## {head}\n{body.strip()}" for head, body in sections if body and body.strip()]
+    return "\n\n".join(parts + ([closing.strip()] if closing else [])) + "\n"
+
+
+def fenced(text: str, lang: str = "") -> str:
+    """`text` as a fenced block (its own backticks cannot close it); empty stays empty, so its section is left out."""
+    if not text.strip():
+        return ""
+    fence = "````" if "```" in text else "```"
+    return f"{fence}{lang}\n{text.strip()}\n{fence}"
+
+
+_HEADING = re.compile(r"^(#{1,6}) ")
+
+
+def nested(markdown: str, under: int) -> str:
+    """`markdown` with its headings moved to sit below a heading of level `under` (its top headings one level
+    down), code blocks untouched: inside a section of a message, its headings must not read as the message's own."""
+    lines, code, levels = markdown.splitlines(), False, []
+    for line in lines:
+        code ^= line.lstrip().startswith("```")
+        heading = None if code else _HEADING.match(line)
+        levels.append(len(heading[1]) if heading else 0)
+    top = min((lv for lv in levels if lv), default=under + 1)
+    return "\n".join("#" * min(6, lv + under + 1 - top) + line[lv:] if lv else line for line, lv in zip(lines, levels))

@@ -24,8 +24,7 @@ from alphalab.workspace import ADAPTER_FILES, Workspace
 TEMPLATE_FILES = tuple(f for f in ADAPTER_FILES if f.startswith("phase"))
 
 COMMON_VARIABLES = frozenset({
-    "objective", "domain", "data_path", "workspace", "domain_knowledge", "manifest", "primary_metric",
-    "learnings", "playbook",
+    "objective", "domain", "data_path", "workspace", "domain_knowledge", "manifest", "primary_metric", "learnings",
 })
 
 # A template is the role's system prompt, which providers cache as a prefix across calls: it takes only what is the
@@ -63,8 +62,10 @@ def template_rules() -> str:
         "debriefs and operator notes (Strategist); the round and the Critic's findings (Builder); the harness files "
         "(Critic); the error rate and failure logs (Supervisor); the validation errors (Generator). A template says "
         "where that is (\"the user message gives ...\"), never shows it.",
-        "- Order inside a template: the role's intro and rules, then the domain knowledge, then the playbook and "
-        "the learnings (they change more often: show them only when not empty), and in phase3_worker.md the "
+        "- The campaign appends the playbook to every system prompt as a block of its own (it changes each time "
+        "the Strategist records a lesson, and what comes before it stays cached): a template never shows it.",
+        "- Order inside a template: the role's intro and rules, then the domain knowledge, then the learnings "
+        "(show them only when not empty), and in phase3_worker.md the "
         "instructions for each task kind (implement, analyze, else fix; a branch on `task`) last, so Workers of "
         "every task kind share the longest prefix.",
         "- phase3_strategist.md shows `search_space` (what the experiment template builds and every parameter's "
@@ -171,9 +172,17 @@ def template_problems(name: str, source: str) -> list[str]:
     allowed = COMMON_VARIABLES | ROLE_VARIABLES[name]
     unknown = sorted(jinja2.meta.find_undeclared_variables(parsed) - allowed)
     available = f"(available: {', '.join(sorted(allowed))})"
-    return [f"{name}: uses `{v}`, which changes with every call: the role sends it in the user message, and the "
-            f"template (the system prompt, cached across calls) takes only stable variables {available}"
-            if v in PER_CALL_VARIABLES else f"{name}: uses undefined variable `{v}` {available}" for v in unknown]
+    return [_misplaced(name, v, available) for v in unknown]
+
+
+def _misplaced(name: str, variable: str, available: str) -> str:
+    if variable == "playbook":
+        return (f"{name}: uses `playbook`, which the campaign appends to every system prompt as a block of its own "
+                f"(so what comes before it stays cached when it changes): drop it from the template {available}")
+    if variable in PER_CALL_VARIABLES:
+        return (f"{name}: uses `{variable}`, which changes with every call: the role sends it in the user message, "
+                f"and the template (the system prompt, cached across calls) takes only stable variables {available}")
+    return f"{name}: uses undefined variable `{variable}` {available}"
 
 
 def _manifest_file_problems(root: Path, manifest: Manifest) -> list[str]:
@@ -299,7 +308,6 @@ def common_variables(config: CampaignConfig, ws: Workspace, adapter: Adapter | N
         "manifest": manifest,
         "primary_metric": manifest.primary if manifest is not None else None,
         "learnings": ws.learnings.read_text() if ws.learnings.is_file() else "",
-        "playbook": ws.playbook.read_text() if ws.playbook.is_file() else "",
     }
 
 

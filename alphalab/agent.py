@@ -178,14 +178,16 @@ class Agent:
         return result
 
     # --- the loop ---------------------------------------------------------------------------------------------
-    def run(self, system: str, task: str) -> AgentResult:
+    def run(self, system: str | list[str], task: str) -> AgentResult:
         """Raises SandboxUnavailable before any model call when the configured sandbox cannot run commands; any
         other exception propagates after the end line (a TransientProviderError for the caller, a Prefect task, to retry:
         the retry resumes from the trajectory; any other ProviderError for the campaign to stop on)."""
         if "shell_exec" in self.tools:
             effective_mode(self.ctx.sandbox)  # a strict `bwrap` that cannot run raises; `auto` falls back
         self.trajectory_path.parent.mkdir(parents=True, exist_ok=True)
-        self.messages = [Message(role="system", content=system, cache=True), Message(role="user", content=task)]
+        # a system prompt in parts keeps them apart (cache tiers: what changes less often first)
+        parts = [system] if isinstance(system, str) else system
+        self.messages = [Message(role="system", content=p) for p in parts if p] + [Message(role="user", content=task)]
         self._resume()
         result: AgentResult | None = None
         try:

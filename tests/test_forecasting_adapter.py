@@ -38,7 +38,7 @@ def _dummy(manifest: Manifest) -> dict:
     values = {
         "objective": "minimize RMSE", "domain": "time_series", "data_path": "/data", "workspace": "/ws",
         "domain_knowledge": "DK", "manifest": manifest, "primary_metric": manifest.primary, "learnings": "L",
-        "playbook": "P", "adapter_dir": "/ws/adapter", "reference_adapters": ["time_series"],
+        "adapter_dir": "/ws/adapter", "reference_adapters": ["time_series"],
         "template_rules": "RULES", "builtin_harness": "forecasting", "search_space": manifest.search_space_text(),
         "task": "implement",
     }
@@ -66,7 +66,7 @@ def test_every_prompt_renders_with_exactly_the_documented_variables(manifest, na
         assert "- `model`: one of seasonal_naive_24" in rendered[None] and "`spec.beyond_template`" in rendered[None]
     if name == "phase3_worker.md":  # the task kinds share everything up to their own instructions, at the end
         prefix = os.path.commonprefix(list(rendered.values()))
-        assert "Playbook:\nP" in prefix and "DK" in prefix
+        assert "DK" in prefix
         assert "debrief.md" in rendered["analyze"] and "error log" in rendered["fix"]
 
 

@@ -50,7 +50,7 @@ def _dummy(name: str):
     values = {
         "objective": "beat torch.compile", "domain": "cuda_kernel", "data_path": "/data/KernelBench",
         "workspace": "/ws", "domain_knowledge": "<domain knowledge>", "manifest": m, "primary_metric": m.primary,
-        "learnings": "L", "playbook": "<playbook>", "task": "implement",
+        "learnings": "L", "task": "implement",
         "adapter_dir": "/ws/adapter", "reference_adapters": ["cuda_kernel", "time_series"],
         "template_rules": "RULES", "builtin_harness": "kernels", "search_space": m.search_space_text(),
     }
@@ -65,7 +65,7 @@ def test_every_prompt_renders_with_exactly_the_documented_variables(template):
         assert ("<domain knowledge>" in text) == (template != "phase0_generator.md")
     if template == "phase3_worker.md":  # each task gets its own instructions, after everything they share
         prefix = os.path.commonprefix(list(rendered.values()))
-        assert "<domain knowledge>" in prefix and "<playbook>" in prefix
+        assert "<domain knowledge>" in prefix
         assert "a build error" in rendered["fix"] and "a build error" not in rendered["implement"]
         assert "debrief.md" in rendered["analyze"] and "problem.txt" in rendered["implement"]
 

@@ -86,6 +86,11 @@ class Router:
                 done]
 
 
+def _task(messages) -> str:
+    """The call's user message (after the system prompt's tiers: the template, then the playbook once written)."""
+    return next(m.content for m in messages if m.role == "user")
+
+
 class _Routed:
     supports_images = True
     context_window = 200_000
@@ -95,7 +100,7 @@ class _Routed:
 
     def complete(self, messages, tools):
         if self.inner is None:
-            self.inner = ScriptedModel.from_calls(self.router.script(self.role, messages[1].content), name=self.name)
+            self.inner = ScriptedModel.from_calls(self.router.script(self.role, _task(messages)), name=self.name)
             self.router.used[self.role].append(self.inner)
         return self.inner.complete(messages, tools)
 
@@ -157,7 +162,7 @@ def test_scripted_phase3(campaign):
     assert (milestone / "convergence.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert "## Best so far" in (milestone / "overview.md").read_text()
     # the operator note reached a later Strategist turn's user message, not the first
-    turns = [m.calls[0][1].content for m in router.used["strategist"]]
+    turns = [_task(m.calls[0]) for m in router.used["strategist"]]
     assert NOTE not in turns[0] and any(NOTE in p for p in turns[1:])
     # the system prompt carries nothing of a turn: every turn's starts with the same text through the search space
     systems = [m.calls[0][0].content for m in router.used["strategist"]]

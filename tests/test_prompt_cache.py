@@ -201,7 +201,7 @@ def tool_turn(i: int) -> list[Message]:
 
 
 def test_breakpoints_mark_the_system_the_latest_turn_and_the_previous_request():
-    messages = [Message(role="system", content="sys", cache=True), Message(role="user", content="task")]
+    messages = [Message(role="system", content="sys"), Message(role="user", content="task")]
     assert marked(*to_wire(messages)) == ["sys", "task"]
     messages += tool_turn(1)
     assert marked(*to_wire(messages)) == ["sys", "task", "c1"]  # "task" ended the previous request
@@ -209,15 +209,14 @@ def test_breakpoints_mark_the_system_the_latest_turn_and_the_previous_request():
     assert marked(*to_wire(messages)) == ["sys", "c1", "c2"]
 
 
-def test_breakpoints_never_exceed_the_api_limit_and_keep_the_newest_pinned():
-    messages = [Message(role="system", content="sys")]
+def test_breakpoints_never_exceed_the_api_limit_with_a_playbook_tier():
+    messages = [Message(role="system", content="template"), Message(role="system", content="playbook"),
+                Message(role="user", content="task")]
     for i in range(6):
-        messages += [Message(role="user", content=f"doc{i}", cache=True), *tool_turn(i)]
-    # each doc merges into the user message after a tool result, so doc5 ended the previous request (r4, doc5);
-    # the one slot left goes to the newest other pinned block
-    assert marked(*to_wire(messages)) == ["sys", "doc4", "doc5", "c5"]
-    without_system = marked(*to_wire(messages[1:]))
-    assert len(without_system) == MAX_BREAKPOINTS and without_system == ["doc3", "doc4", "doc5", "c5"]
+        messages += tool_turn(i)
+    # both system tiers, the previous request's end (result 4, the tool result before the newest turn) and the last
+    assert marked(*to_wire(messages)) == ["template", "playbook", "c4", "c5"]
+    assert len(marked(*to_wire(messages))) == MAX_BREAKPOINTS
 
 
 # --- an agent run through the Anthropic provider ---------------------------------------------------------------

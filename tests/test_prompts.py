@@ -8,6 +8,7 @@ import os
 import pytest
 
 from alphalab.config import BUILTIN_DOMAINS
+from alphalab.roles.prompts import PLAYBOOK_HEADING
 from prompt_rendering import campaign, glitches, role_prompts
 
 # the first words of each call's user message (fake models key on them)
@@ -29,7 +30,7 @@ def test_no_prompt_has_a_rendering_glitch(prompts):
     _, empty, results = prompts
     for state, calls in (("empty board", empty), ("with results", results)):
         for role, (system, user) in calls.items():
-            assert not glitches(system), (state, role, "system", glitches(system))
+            assert not glitches("\n\n".join(system)), (state, role, "system", glitches("\n\n".join(system)))
             assert not glitches(user), (state, role, "user", glitches(user))
 
 
@@ -38,22 +39,23 @@ def test_the_system_prompt_is_stable_and_the_call_is_the_user_message(prompts):
     for role, opening in OPENINGS.items():
         assert results[role][1].startswith(opening), (role, results[role][1][:80])
     assert empty["strategist"][1].startswith("Strategist turn 1:")
-    # a role's system prompt is the same whatever the call and the board; only the playbook, which the campaign
-    # writes between calls, changes it
+    # a role's template is the same whatever the call and the board; the playbook, which the campaign writes
+    # between calls, follows it as a tier of its own
     playbook = ctx.workspace.playbook.read_text()
     for role, (system, _) in empty.items():
-        assert results[role][0].replace(f"Playbook:\n{playbook}\n", "") == system, role
+        assert system == results[role][0][:1], role
+        assert results[role][0][1:] == [f"{PLAYBOOK_HEADING}\n{playbook.strip()}\n"], role
     calls = ("e00", "RuntimeError: boom", "try longer contexts", "Field required", "cut it at -H", "round 2")
     for role, (system, user) in results.items():
-        assert not [c for c in calls if c in system], role
+        assert not [c for c in calls if c in "".join(system)], role
     # the strategist sees what the template builds; the operator note and the board in the user message
-    system, user = results["strategist"]
+    (system, _), user = results["strategist"]
     assert ctx.manifest.search_space_text() in system and "beyond_template" in system
     assert "try longer contexts" in user and "## Recent debriefs" in user
     assert "## Recent debriefs" not in empty["strategist"][1] and "## Notes" not in empty["strategist"][1]
     # Workers of every task kind share the longest prefix: everything up to their own instructions
-    systems = [results[f"worker-{t}"][0] for t in ("implement", "analyze", "fix")]
-    assert playbook.strip() in os.path.commonprefix(systems)
+    templates = [results[f"worker-{t}"][0][0] for t in ("implement", "analyze", "fix")]
+    assert ctx.adapter.domain_knowledge.strip() in os.path.commonprefix(templates)
     # the fix sees the error log, the analysis the harness's result, the implement the rendered template
     assert "RuntimeError: boom" in results["worker-fix"][1] and "## Beyond the template" in results["worker-fix"][1]
     analyze = results["worker-analyze"][1]  # with the details only the harness's result holds
@@ -63,7 +65,7 @@ def test_the_system_prompt_is_stable_and_the_call_is_the_user_message(prompts):
 
 def test_the_critic_is_told_that_only_submit_review_counts(prompts):
     _, _, results = prompts
-    system, user = results["critic"]
+    (system,), user = results["critic"][0][:1], results["critic"][1]
     assert "submit_review" in system and "submit_review" in user
     assert "VERDICT:" not in system and "first line" not in system and "reviews/ folder" not in system
 

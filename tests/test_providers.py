@@ -233,18 +233,21 @@ def test_stop_reason_mapping(llm_server, provider, wire, expected):
 # --- prompt caching and images -------------------------------------------------------------------
 
 
-def test_anthropic_cache_control_marks_the_stable_prefix_and_the_latest_turn(llm_server):
+def test_anthropic_cache_control_marks_each_system_tier_and_the_latest_turn(llm_server):
     llm_server.enqueue(anthropic_reply(text="ok"))
     messages = [
-        Message(role="system", content="You are the Strategist."),
-        Message(role="user", content="Domain knowledge and playbook ...", cache=True),
+        Message(role="system", content="You are the Strategist. Domain knowledge ..."),
+        Message(role="system", content="Playbook ..."),
+        Message(role="user", content="Strategist turn 1"),
         Message(role="assistant", content="Understood."),
         Message(role="user", content="Propose the next experiments."),
     ]
     make("anthropic", llm_server).complete(messages, [READ_FILE])
     body = llm_server.bodies()[0]
+    # the template and the playbook stay two blocks, each ending a cached prefix
     assert body["system"] == [
-        {"type": "text", "text": "You are the Strategist.", "cache_control": {"type": "ephemeral"}}
+        {"type": "text", "text": "You are the Strategist. Domain knowledge ...", "cache_control": {"type": "ephemeral"}},
+        {"type": "text", "text": "Playbook ...", "cache_control": {"type": "ephemeral"}},
     ]
     marked = [
         (i, block["text"])
@@ -252,20 +255,31 @@ def test_anthropic_cache_control_marks_the_stable_prefix_and_the_latest_turn(llm
         for block in m["content"]
         if "cache_control" in block
     ]
-    # the playbook is both pinned (cache=True) and the previous request's end; the newest turn rolls
-    assert marked == [(0, "Domain knowledge and playbook ..."), (2, "Propose the next experiments.")]
+    # the previous request's end and the newest turn, which rolls
+    assert marked == [(0, "Strategist turn 1"), (2, "Propose the next experiments.")]
 
 
 def test_anthropic_cache_breakpoints_stay_within_the_api_limit(llm_server):
     llm_server.enqueue(anthropic_reply(text="ok"))
-    messages = [Message(role="system", content="sys")]
+    messages = [Message(role="system", content=f"sys{i}") for i in range(3)]
     for i in range(6):
-        messages += [Message(role="user", content=f"u{i}", cache=True), Message(role="assistant", content=f"a{i}")]
+        messages += [Message(role="user", content=f"u{i}"), Message(role="assistant", content=f"a{i}")]
+    messages.append(Message(role="user", content="u6"))
     make("anthropic", llm_server).complete(messages, [])
     body = llm_server.bodies()[0]
     marked = [b["text"] for m in body["messages"] for b in m["content"] if "cache_control" in b]
-    # the system block, the last block (a5), the previous request's end (u4), the newest pinned one left (u5)
-    assert marked == ["u4", "u5", "a5"] and "cache_control" in body["system"][-1]
+    # the last two system blocks, the last block (u6) and the previous request's end (u5): four in all
+    assert marked == ["u5", "u6"]
+    assert ["cache_control" in b for b in body["system"]] == [False, True, True]
+
+
+def test_openai_joins_the_system_tiers_into_one_message(llm_server):
+    llm_server.enqueue(openai_reply(text="ok"))
+    messages = [Message(role="system", content="template"), Message(role="system", content="playbook"),
+                Message(role="user", content="go")]
+    make("openai-compatible", llm_server).complete(messages, [])
+    sent = llm_server.bodies()[0]["messages"]
+    assert sent == [{"role": "system", "content": "template\n\nplaybook"}, {"role": "user", "content": "go"}]
 
 
 PNG = ImagePart(media_type="image/png", data_b64="iVBORw0KGgo=")

@@ -46,7 +46,7 @@ def _dummy(name: str):
     values = {
         "objective": "minimize val_bpb", "domain": "llm_speedrun", "data_path": "/data/corpus", "workspace": "/ws",
         "domain_knowledge": "<domain knowledge>", "manifest": m, "primary_metric": m.primary, "learnings": "L",
-        "playbook": "<playbook>", "task": "implement",
+        "task": "implement",
         "adapter_dir": "/ws/adapter", "reference_adapters": ["llm_speedrun", "time_series"],
         "template_rules": "RULES", "builtin_harness": "speedrun", "search_space": m.search_space_text(),
     }
@@ -62,7 +62,7 @@ def test_every_prompt_renders_with_exactly_the_documented_variables(template):
         assert ("<domain knowledge>" in text) == (template != "phase0_generator.md")
     if template == "phase3_worker.md":  # each task gets its own instructions, after everything they share
         prefix = os.path.commonprefix(list(rendered.values()))
-        assert "<domain knowledge>" in prefix and "<playbook>" in prefix
+        assert "<domain knowledge>" in prefix
         assert "halve the batch on OOM" in rendered["fix"] and "OOM" not in rendered["implement"]
         assert "debrief.md" in rendered["analyze"] and "debrief.md" not in rendered["fix"]
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import io
 import json
+import shutil
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -13,9 +14,15 @@ from types import SimpleNamespace
 import pytest
 from PIL import Image
 
+import alphalab
+import harnesses
+from alphalab import harness_seal
 from alphalab.board import Board
-from alphalab.config import WebSearchConfig
+from alphalab.config import CampaignConfig, WebSearchConfig
 from alphalab.playbook import Playbook
+from alphalab.roles.base import RoleContext
+from alphalab.roles.llm import tool_context
+from alphalab.sandbox import SandboxConfig
 from alphalab.tools import (
     Finished,
     ToolContext,
@@ -32,6 +39,10 @@ from alphalab.tools import (
 )
 from alphalab.tools.adapter_tools import patch_adapter_file, read_adapter, read_reference_adapter, write_adapter_file
 from alphalab.tools.board_tools import StrategistTurn, strategist_tools
+from alphalab.workspace import Workspace
+
+needs_bwrap = pytest.mark.skipif(shutil.which("bwrap") is None, reason="bubblewrap is not installed")
+MODES = [pytest.param("none", id="none"), pytest.param("bwrap", id="bwrap", marks=needs_bwrap)]
 
 
 @pytest.fixture
@@ -208,6 +219,55 @@ def test_shell_timeout_is_reported(ctx):
     ctx.shell_timeout_s = 1
     out = call(shell_exec, ctx, command="echo begun; sleep 30", timeout_s=100).text
     assert out.startswith("timed out after 1 s") and "begun" in out
+
+
+def _role(tmp_path: Path, mode: str) -> RoleContext:
+    """A role of a campaign whose data lies outside its workspace, under tmp_path: under /tmp, which bwrap makes
+    private."""
+    data = tmp_path / "data"
+    (data / "train").mkdir(parents=True)
+    (data / "train" / "series.csv").write_text("t,y\n0,1\n")
+    ws = Workspace(tmp_path / "ws")
+    ws.private.mkdir(parents=True)
+    (ws.private / "targets.txt").write_text("the held-out targets")
+    config = CampaignConfig(name="c", domain="d", data_path=data, objective="o", workspace=ws.root,
+                            sandbox=SandboxConfig(mode=mode))
+    return RoleContext(config, ws, log=lambda line: None, phase="phase3")
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_an_agents_shell_reads_the_campaigns_data_but_not_private(tmp_path, mode):
+    ctx = tool_context(_role(tmp_path, mode))
+    data = tmp_path / "data"
+    out = call(shell_exec, ctx, command=f"find {data} -type f; cat .private/targets.txt; touch {data}/forged").text
+    assert str(data / "train" / "series.csv") in out, out
+    if mode == "bwrap":
+        assert "the held-out targets" not in out and "Read-only file system" in out, out
+        assert not (data / "forged").exists()
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_an_agent_runs_the_sealed_workspace_harness_as_a_manifest_writes_it(tmp_path, mode):
+    role = _role(tmp_path, mode)
+    ws = role.workspace
+    ws.harness.mkdir()
+    (ws.harness / "__init__.py").write_text("")
+    (ws.harness / "evaluate.py").write_text("import sys\nimport harness\n\nprint(harness.__file__, *sys.argv[1:])\n")
+    ws.adapter.mkdir()
+    (ws.adapter / "manifest.yaml").write_text("name: d\n")
+    harness_seal.seal(ws)
+    command = "python -P -m harness.evaluate --experiment experiments/e1 --mode smoke"
+    out = call(shell_exec, tool_context(role), command=command).text
+    assert out.startswith("exit code 0") and f"{ws.harness / '__init__.py'} --experiment" in out, out
+    assert harness_seal.changes(ws) == []
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_an_agents_python_imports_this_project(tmp_path, mode):
+    """What the built-in domains' commands (`python -P -m harnesses.<domain>.evaluate`) need, from the workspace."""
+    out = call(shell_exec, tool_context(_role(tmp_path, mode)),
+               command='python -P -c "import alphalab, harnesses; print(alphalab.__file__, harnesses.__file__)"').text
+    assert out.startswith("exit code 0") and f"{alphalab.__file__} {harnesses.__file__}" in out, out
 
 
 def _png(path: Path, size=(40, 30)) -> Path:

@@ -86,29 +86,26 @@ def to_wire(messages: list[Message]) -> tuple[list[dict[str, Any]], list[dict[st
     Tool results travel as user messages, and consecutive messages of one role are merged, so all
     results of one assistant turn sit in the single user message the API requires after it.
 
-    Cache breakpoints (cache_control), at most the API's 4: the last system block, which caches tools and
-    system (the API's cache order is tools, system, messages); the last block of the request, so the next
-    request can read all of this one; the last block of the previous request, where that request wrote its
-    entry, so this one reads it however many blocks the newest turn added (the API looks back only 20
-    blocks from a breakpoint); then the last blocks of `cache=True` messages, newest first, while any are left.
+    Cache breakpoints (cache_control), at most the API's 4: the end of each of the last two system blocks (the API's
+    cache order is tools, system, messages, so the first caches tools and the template, and the second, the
+    playbook, may change without losing the first); the last block of the request, so the next request can read all
+    of this one; the last block of the previous request, where that request wrote its entry, so this one reads it
+    however many blocks the newest turn added (the API looks back only 20 blocks from a breakpoint).
     """
     system = [{"type": "text", "text": m.content} for m in messages if m.role == "system" and m.content]
     wire: list[dict[str, Any]] = []
-    pinned: list[dict[str, Any]] = []
     for m in messages:
         if m.role == "system":
             continue
         role = "assistant" if m.role == "assistant" else "user"
         blocks = _blocks(m)
-        if m.cache:
-            pinned.append(blocks[-1])
         if wire and wire[-1]["role"] == role:
             wire[-1]["content"].extend(blocks)
         else:
             wire.append({"role": role, "content": blocks})
     rolling = [wire[-1]["content"][-1]] if wire else []
     previous = _previous_request_end(wire)
-    candidates = system[-1:] + rolling + ([previous] if previous is not None else []) + pinned[::-1]
+    candidates = system[-2:] + rolling + ([previous] if previous is not None else [])
     marked: list[dict[str, Any]] = []
     for block in candidates:
         # blocks are compared by identity: two equal blocks at different places are different breakpoints

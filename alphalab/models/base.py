@@ -31,8 +31,6 @@ class Message(BaseModel):
     tool_call_id: str | None = None  # for role == "tool"
     name: str | None = None  # tool name, for role == "tool"
     images: list[ImagePart] = Field(default_factory=list)
-    # marks the end of the stable prefix (system prompt, domain knowledge, playbook) for prompt caching
-    cache: bool = False
     is_error: bool = False
 
 

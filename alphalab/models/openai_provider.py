@@ -51,7 +51,10 @@ def to_wire(messages: list[Message]) -> list[dict[str, Any]]:
         if m.role != "tool" and pending_images:
             wire.append(_user("Images returned by the tools above:", pending_images))
             pending_images = []
-        if m.role == "system":
+        if m.role == "system" and wire and wire[-1]["role"] == "system":
+            # one system message: some OpenAI-compatible chat templates refuse a second; the prefix caches the same
+            wire[-1]["content"] += "\n\n" + m.content
+        elif m.role == "system":
             wire.append({"role": "system", "content": m.content})
         elif m.role == "user":
             wire.append(_user(m.content, m.images))

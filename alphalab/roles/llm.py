@@ -25,6 +25,7 @@ def tool_context(ctx: RoleContext) -> ToolContext:
         output_chars=ctx.limits.tool_output_chars,
         web_search=ctx.config.web_search,
         hidden=[ctx.workspace.private],
+        readable=[ctx.config.data_path.resolve()],
         # once Phase 2 sealed the evaluation, no agent may change it (Phase 2 unseals before its Builder runs)
         read_only=harness_seal.sealed_paths(ctx.workspace) if ctx.workspace.harness_seal.exists() else [],
     )

@@ -1,7 +1,7 @@
 """What one LLM call of a role is made of. The system prompt holds only what is the same for every call of the role
-(the adapter's template rendered with the common variables and the role's stable ones), so a provider can cache it
-as a prefix across calls; everything particular to the call (an experiment, a round, a board) is the user message,
-which the role's code builds in one function, the same for every domain."""
+(the adapter's template rendered with the common variables and the role's stable ones, then the playbook), so a
+provider can cache it as a prefix across calls; everything particular to the call (an experiment, a round, a board)
+is the user message, which the role's code builds in one function, the same for every domain."""
 
 from __future__ import annotations
 
@@ -20,8 +20,16 @@ class RolePrompt(BaseModel):
     task: str = Field(description="the user message of this call")
 
 
-def system_prompt(ctx: RoleContext, adapter: Adapter, prompt: RolePrompt) -> str:
-    return adapter.render(prompt.template, common_variables(ctx.config, ctx.workspace, adapter) | prompt.variables)
+PLAYBOOK_HEADING = "Playbook (the campaign's lessons so far, kept by the Strategist):"
+
+
+def system_prompt(ctx: RoleContext, adapter: Adapter, prompt: RolePrompt) -> list[str]:
+    """The system prompt in its cache tiers: the rendered template, then the playbook when there is one. The
+    playbook changes whenever the Strategist records a lesson; as a block of its own after the template, the
+    template before it stays a cached prefix (an Anthropic breakpoint ends each block)."""
+    template = adapter.render(prompt.template, common_variables(ctx.config, ctx.workspace, adapter) | prompt.variables)
+    playbook = ctx.workspace.playbook.read_text().strip() if ctx.workspace.playbook.is_file() else ""
+    return [template] + ([f"{PLAYBOOK_HEADING}\n{playbook}\n"] if playbook else [])
 
 
 def message(opening: str, *sections: tuple[str, str], closing: str = "") -> str:

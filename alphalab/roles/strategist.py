@@ -159,7 +159,7 @@ def run(ctx: RoleContext, inp: StrategistInput) -> StrategistOutput:
     playbook = Playbook(ctx.workspace.playbook, ctx.config.phase3.playbook_max_chars)
     view = build_view(ctx, inp, playbook_chars=len(playbook.read()))
     this_turn = prompt(ctx, view)
-    prompt_chars = len(system_prompt(ctx, ctx.adapter, this_turn)) + len(this_turn.task)
+    prompt_chars = sum(map(len, system_prompt(ctx, ctx.adapter, this_turn))) + len(this_turn.task)
     turn = StrategistTurn(proposals_wanted=inp.proposals_wanted)
     report = ""
     if ctx.uses_llm("strategist"):

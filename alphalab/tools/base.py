@@ -59,6 +59,9 @@ class ToolContext:
     hidden: list[Path] = field(default_factory=list)
     # paths inside the workspace that tools must not change (the sealed evaluation); shell commands under bwrap
     read_only: list[Path] = field(default_factory=list)
+    # paths outside the workspace that shell commands must read (the campaign's data): bound read-only under bwrap,
+    # whose private /tmp would otherwise hide them; the hidden paths still cover them
+    readable: list[Path] = field(default_factory=list)
 
 
 _ARG_LINE = re.compile(r"(\w+):\s*(.*)")

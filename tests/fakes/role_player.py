@@ -156,8 +156,8 @@ def _rendered(env: Campaign, exp: Experiment, reads: list[ToolRun], params: dict
 
 
 def _smoke(env: Campaign, exp: Experiment) -> Call:
-    # `-P` keeps the working directory off sys.path: a workspace harness (`-m harness.<module>`) needs it back
-    command = "PYTHONPATH=. " + env.command(env.manifest.experiment.smoke_command, exp, "smoke")
+    # as the manifest writes it: shell_exec makes a workspace harness importable, as the trusted runner does
+    command = env.command(env.manifest.experiment.smoke_command, exp, "smoke")
     return ("shell_exec", {"command": command, "timeout_s": env.harness_inputs.time_limit_s("smoke")})
 
 

@@ -5,9 +5,9 @@ mini-swe-agent). The loop ends when a terminal tool raises `Finished`, or gracef
 USD, wall time, nudges) raises `LimitReached`; `run` turns either into the AgentResult. Bad tool calls (unknown
 tool, invalid JSON, schema violations, a tool's own failure) go back to the model as tool errors. The trajectory is
 appended as one JSONL line per step as it goes, so a crash or a kill loses at most the step in flight, and its end
-line is written however the loop stops; a run cut short resumes from it (alphalab/trajectory.py). When the estimated context passes `compact_at_fraction` of the model's
-window, old tool outputs are replaced by a short deterministic summary (no model call: compaction must not spend
-budget or fail).
+line is written however the loop stops; a run cut short resumes from it (alphalab/trajectory.py). When the
+estimated context passes `compact_at_fraction` of the model's window, old tool outputs are replaced by a short
+deterministic summary (no model call: compaction must not spend budget or fail).
 """
 
 from __future__ import annotations
@@ -180,8 +180,8 @@ class Agent:
     # --- the loop ---------------------------------------------------------------------------------------------
     def run(self, system: str | list[str], task: str) -> AgentResult:
         """Raises SandboxUnavailable before any model call when the configured sandbox cannot run commands; any
-        other exception propagates after the end line (a TransientProviderError for the caller, a Prefect task, to retry:
-        the retry resumes from the trajectory; any other ProviderError for the campaign to stop on)."""
+        other exception propagates after the end line (a TransientProviderError for the caller, a Prefect task, to
+        retry, and the retry resumes from the trajectory; any other ProviderError for the campaign to stop on)."""
         if "shell_exec" in self.tools:
             effective_mode(self.ctx.sandbox)  # a strict `bwrap` that cannot run raises; `auto` falls back
         self.trajectory_path.parent.mkdir(parents=True, exist_ok=True)

@@ -518,7 +518,8 @@ def _debrief(t: Turn) -> list[Call]:
     env, exp, metric = t.env, t.experiment(), t.env.metric
     value = exp.metrics.get(metric.name)
     best = next((e for e in env.board.leaderboard(metric) if e.id != exp.id), None)
-    lines = [f"# Debrief: {exp.id}", "", f"- configuration: {exp.params}", f"- hypothesis: {exp.hypothesis}",
+    lines = [f"# Debrief: {exp.id}", "", f"- configuration: {json.dumps(exp.params, sort_keys=True)}",
+             f"- hypothesis: {exp.hypothesis}",
              f"- result: {metric.name} = {value}" if value is not None else f"- no {metric.name} recorded"]
     if best is not None and value is not None:
         delta = value - best.value

@@ -16,6 +16,8 @@ import jinja2.meta
 import yaml
 from pydantic import BaseModel, ConfigDict, ValidationError
 
+from alphalab.adapter_checks import (experiment_template_problems, exploration_script_problems, harness_problems,
+                                     prompt_render_problems)
 from alphalab.config import CampaignConfig
 from alphalab.errors import AdapterError
 from alphalab.manifest import BEYOND_TEMPLATE, Manifest
@@ -193,10 +195,15 @@ def _manifest_file_problems(root: Path, manifest: Manifest) -> list[str]:
     if manifest.experiment.template_dir and not (root / manifest.experiment.template_dir).is_dir():
         problems.append(f"manifest.yaml: experiment.template_dir {manifest.experiment.template_dir!r} "
                         "is not a folder in the adapter")
-    if manifest.harness and not builtin_harness_dir(manifest.harness).is_dir():
-        problems.append(f"manifest.yaml: harness {manifest.harness!r} is not a built-in harness under "
-                        f"{builtin_harnesses_root()}")
-    return problems
+    return problems + harness_problems(manifest, builtin_harnesses_root(), _builtin_manifests()) + \
+        exploration_script_problems(root, manifest)
+
+
+def _builtin_manifests() -> dict[str, Manifest]:
+    """The built-in adapters' valid manifests, by adapter name: what each built-in harness runs."""
+    found = {name: _manifest_problems((builtin_adapters_root() / name / "manifest.yaml").read_text())[0]
+             for name in builtin_adapter_names()}
+    return {name: manifest for name, manifest in found.items() if manifest is not None}
 
 
 def adapter_problems(root: Path) -> tuple[Manifest | None, list[str]]:
@@ -213,9 +220,16 @@ def adapter_problems(root: Path) -> tuple[Manifest | None, list[str]]:
             problems += _manifest_file_problems(root, manifest)
     if (root / "domain_knowledge.md").is_file() and not (root / "domain_knowledge.md").read_text().strip():
         problems.append("domain_knowledge.md: empty")
+    sound = {}
     for name in TEMPLATE_FILES:
         if (root / name).is_file():
-            problems += template_problems(name, (root / name).read_text())
+            found = template_problems(name, (root / name).read_text())
+            problems += found
+            if not found:
+                sound[name] = COMMON_VARIABLES | ROLE_VARIABLES[name]
+    if manifest is not None:
+        problems += prompt_render_problems(_environment(root), manifest, sound)
+        problems += experiment_template_problems(root, manifest)
     return manifest, problems
 
 
@@ -227,6 +241,14 @@ def load_adapter(root: Path | str) -> Adapter:
         raise AdapterError(problems, where=str(root))
     assert manifest is not None
     return Adapter(root=root, manifest=manifest, domain_knowledge=(root / "domain_knowledge.md").read_text())
+
+
+def check_start(domain: str, workspace: Path | str) -> None:
+    """Validate the adapter a campaign would start on, before anything runs: the workspace's own (Phase 0 resumes
+    it), else the built-in one `domain` names; a free-text domain's is written in Phase 0 and checked there."""
+    own = Workspace(Path(workspace)).adapter
+    if (own / "manifest.yaml").is_file() or domain in builtin_adapter_names():
+        load_adapter(own if (own / "manifest.yaml").is_file() else builtin_adapter_dir(domain))
 
 
 def has_adapter(ws: Workspace) -> bool:

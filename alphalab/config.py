@@ -121,6 +121,8 @@ class Phase3Config(Strict):
     max_fix_attempts: int = Field(2, ge=0)
     supervisor_window: int = Field(10, ge=1)
     supervisor_threshold: float = Field(0.3, ge=0, le=1)
+    all_dead_after: int = Field(4, ge=1, description="stop Phase 3 early once this many experiments died with not "
+                                "one run to its end (a broken template or harness): the budget left would die too")
     proposals_per_turn: int = Field(4, ge=1)
     noise_seeds: int = Field(3, ge=0, description="full runs of the reference configuration, each with a fresh seed, "
                              "at the start of Phase 3 (apart from the experiment budget); 0 turns the noise floor off")

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import re
 import string
+from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
@@ -58,8 +59,14 @@ class ExperimentSpec(_Strict):
     def _entry_required(self) -> "ExperimentSpec":
         if self.entry_point not in self.required_files:
             raise ValueError(f"entry_point {self.entry_point!r} must be listed in required_files")
+        scripts = {Path(f).stem: f for f in self.required_files if f.endswith(".py")}
         for name in ("smoke_command", "full_command"):
-            harness_module(name, getattr(self, name))
+            module = harness_module(name, getattr(self, name))
+            # the harness runs the experiment's code and writes its metrics: a command that runs that code itself
+            # records none, and the run scores as a result
+            if (own := scripts.get(module.rsplit(".", 1)[-1])) is not None:
+                raise ValueError(f"{name}: runs `{module}`, named like the experiment's own {own}: the command must "
+                                 "run the harness's evaluator, which runs the experiment and records its metrics")
         return self
 
 

@@ -13,8 +13,10 @@ import os
 from pathlib import Path
 
 from alphalab import progress
+from alphalab.adapters import check_start
 from alphalab.campaign import Campaign
 from alphalab.config import load_config
+from alphalab.input_checks import DataCheck, check_inputs
 from alphalab.sandbox import sandbox_notice
 
 PHASES = (0, 1, 2, 3)
@@ -42,10 +44,22 @@ def _where() -> str:
     return f"the Prefect server at {url}" if url else "an ephemeral Prefect API (set PREFECT_API_URL for a server)"
 
 
+def data_checks() -> dict[str, DataCheck]:
+    """The built-in domains' data checks, from the harnesses that read the data: imported on use, as they load pandas
+    and GluonTS, which the other commands do without."""
+    from harnesses.forecasting.dataset_check import check_dataset
+    from harnesses.kernels.problem import check_problems
+
+    return {"time_series": check_dataset, "cuda_kernel": check_problems}
+
+
 def start_campaign(config: str | Path, workspace: str | Path | None = None, *, stop_after: int = 3,
                    verbose: bool = False):
     """Run the campaign flow in this process with live progress; the demo starts campaigns the same way."""
     cfg = load_config(config)  # a bad config fails here, before Prefect starts or anything is written
+    # and so do bad inputs (data, workspace location, models), every problem listed
+    check_inputs(config, cfg, workspace or cfg.workspace_dir(), data_checks())
+    check_start(cfg.domain, workspace or cfg.workspace_dir())  # and an invalid adapter, with all its problems
     quiet_prefect_console(verbose)
     if (notice := sandbox_notice(cfg.sandbox)) is not None:  # once per campaign, before anything runs unconfined
         print(notice, flush=True)

@@ -108,7 +108,7 @@ def phase3_experiments(workspace: str) -> Phase3Summary:
 
 def nothing_analyzed(summary: Phase3Summary) -> PhaseFailed:
     board = ", ".join(f"{n} {state}" for state, n in summary.counts.items() if n) or "no experiment"
-    why = _WHY_NOTHING.get(summary.stop_reason, "see the board artifact")
+    why = summary.stop_cause or _WHY_NOTHING.get(summary.stop_reason, "see the board artifact")
     return PhaseFailed(f"phase 3 analyzed no experiment: it stopped on {summary.stop_reason} ({why}); board: {board}")
 
 

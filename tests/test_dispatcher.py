@@ -376,3 +376,68 @@ def test_provider_error_of_a_worker_leaves_its_experiment_where_it_was(env):
     assert [(b.get(i).state, b.get(i).attempts) for i in (todo, failed, finished)] == [
         ("to_implement", 0), ("failed", 1), ("finished", 0)]  # not failed, no fix attempt spent, not analyzed
     assert runner.cancelled and b.get(running).state == "queued"  # the run in flight was stopped and re-queued
+
+
+# ---- a broken template: smoke tests fail, the Supervisor is called, Phase 3 stops before its budget is spent ----
+SMOKE_OUTPUT = "ImportError: cannot import name 'Model' from 'template'"
+
+
+class BrokenTemplateRoles(FakeRoles):
+    """Every implement and fix of the experiments `broken` names fails its smoke test, leaving a smoke log."""
+
+    def __init__(self, env, broken=lambda exp_id: True, fixes=True, **kw):
+        super().__init__(env, **kw)
+        self.broken = broken
+        self.fixes = fixes
+
+    def worker(self, task):
+        call = super().worker(task)
+
+        def smoke_tested(exp_id):
+            if task == "analyze" or not self.broken(exp_id) or (task == "fix" and self.fixes):
+                return call(exp_id)
+            self._log(task, exp_id)
+            folder = self.env.exp_dir(exp_id)
+            folder.mkdir(parents=True, exist_ok=True)
+            (folder / "smoke.log").write_text(f"Traceback (most recent call last):\n{SMOKE_OUTPUT}\n")
+            return WorkerOutcome(exp_id=exp_id, task=task, ok=False, error_signature="ImportError",
+                                 detail=SMOKE_OUTPUT)
+        return smoke_tested
+
+
+def test_supervisor_triggers_on_failed_smoke_tests(env):
+    e = env(budgets={"experiments": 4}, phase3={"supervisor_window": 3, "supervisor_threshold": 0.3})
+    roles = BrokenTemplateRoles(e, losses=[0.9, 0.8, 0.7, 0.6], per_turn=4)  # every fix passes its smoke test
+    summary = _dispatcher(e, FakeRunner(["0"]), roles).run()
+    assert summary.analyzed == 4  # no full run failed
+    sup = [a for k, a in roles.calls if k == "supervisor"]
+    assert sup and all(f.error_signature == "ImportError" for s in sup for f in s.failures)
+    assert SMOKE_OUTPUT in sup[0].failures[0].log_tail
+
+
+def test_phase3_whose_every_experiment_dies_stops_early_with_the_cause(env):
+    from flows.phase3_experiments import nothing_analyzed
+
+    e = env(budgets={"experiments": 20}, phase3={"max_fix_attempts": 1, "all_dead_after": 4})
+    roles = BrokenTemplateRoles(e, losses=[0.9 - i / 100 for i in range(20)], per_turn=2, fixes=False)
+    summary = _dispatcher(e, FakeRunner(["0", "1"]), roles).run()
+    assert summary.stop_reason == "all_dead" and summary.analyzed == 0
+    assert len(e.board.select()) < 20 and roles.kinds().count("implement") < 10  # the budget was not spent
+    assert e.board.select("to_implement", "implemented", "checked", "queued", "running", "failed") == []
+    dead = e.board.select("dead")
+    assert len(dead) >= 4
+    message = str(nothing_analyzed(summary))
+    assert message.startswith(f"phase 3 analyzed no experiment: it stopped on all_dead (every one of the first "
+                              f"{len(dead)} experiments died: ImportError in {len(dead)} of them; see experiments/")
+    assert "/smoke.log); board: " in message
+
+
+def test_deaths_of_an_earlier_run_do_not_stop_a_resumed_campaign(env):
+    e = env(budgets={"experiments": 6}, phase3={"all_dead_after": 2})
+    for i in range(3):
+        x = e.board.add(f"died before the template was fixed {i}", {})
+        e.board.transition(x.id, "failed", error_signature="ImportError")
+        e.board.transition(x.id, "dead")
+    roles = FakeRoles(e, losses=[0.9, 0.8, 0.7], per_turn=3)
+    summary = _dispatcher(e, FakeRunner(["0"]), roles).run()
+    assert summary.stop_reason == "experiment_budget" and summary.analyzed == 3

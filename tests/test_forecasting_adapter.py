@@ -147,7 +147,8 @@ def test_noise_floor_over_seeds_of_the_reference(tmp_path, dataset):
         "from harnesses.forecasting.baselines import SeasonalNaive\n"
         "class Strategy(SeasonalNaive):\n"
         "    def predict(self, contexts, h):\n"
-        "        return super().predict(contexts, h) + {{ params.shift }} * {{ experiment.seed }}\n")
+        # `shift` is no search-space parameter: validation renders the template with the reference, without it
+        "        return super().predict(contexts, h) + {{ params.get('shift', 0) }} * {{ experiment.seed }}\n")
     config = CampaignConfig(name="t", domain="time_series", data_path=dataset, objective="o")
     floor = measure_noise_floor(Campaign(config, ws), {"shift": 0.01}, seeds=(0, 3))
     runs = [read_result(ws, ws.root / "noise_floor" / f"seed_{s}", "full") for s in (0, 3)]

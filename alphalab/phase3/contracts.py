@@ -13,7 +13,9 @@ from typing import Any, Callable, Literal
 
 from pydantic import BaseModel, Field
 
-StopReason = Literal["experiment_budget", "converged", "usd_budget", "wall_clock", "no_proposals", "provider_error"]
+StopReason = Literal[
+    "experiment_budget", "converged", "usd_budget", "wall_clock", "no_proposals", "provider_error", "all_dead",
+]
 
 
 # ---- Strategist ------------------------------------------------------------------------------------------------------
@@ -101,11 +103,12 @@ class Phase3Progress(BaseModel):
     strategist_analyzed_at: int = 0  # experiments analyzed when the last Strategist turn started
     milestones: int = 0
     milestone_analyzed: int = 0  # experiments analyzed when the last milestone report was written
-    supervisor_at_run: int = 0  # runs recorded when the Supervisor was last called
+    supervisor_at_run: int = 0  # attempts recorded (supervision.py) when the Supervisor was last called
 
 
 class Phase3Summary(BaseModel):
     stop_reason: StopReason
+    stop_cause: str = ""  # why, in words, where the reason alone does not say (stops.stop_cause)
     analyzed: int
     best_id: str | None
     best_value: float | None

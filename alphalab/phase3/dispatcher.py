@@ -7,7 +7,7 @@ paper's Dispatcher ticked every 30 s). Between events it wakes at most every `po
 Priorities: fix > analyze > implement; queued runs start on free slots, the noise floor's first (noise_runs.py), then
 re-runs of a new best, then experiments. The Strategist
 runs every `strategist_every` analyzed experiments or when the queue would run dry; the Reporter every
-`reporter_every`; the Supervisor when the failure rate of the recent runs passes its threshold (supervision.py).
+`reporter_every`; the Supervisor when the failure rate of the recent attempts passes its threshold (supervision.py).
 Stops are in stops.py, verification of a new best in verification.py, resuming after a crash in recovery.py.
 """
 
@@ -72,6 +72,7 @@ class Dispatcher:
         self.turns = StrategistTurns(campaign, len(runner.slots))
         # this run's stop (the one on record in `progress` may be an earlier run's: a resumed campaign decides again)
         self._stop: StopReason | None = None
+        self._dead_before = stops.dead_ids(self.board)  # a resumed campaign counts its deaths afresh (stops.all_dead)
         self.provider_error: ProviderError | None = None  # the first one a role task raised: the flow reports it
         self._changed = True
 
@@ -156,6 +157,7 @@ class Dispatcher:
                 self._provider_stop(" ".join(filter(None, key)), error)
             else:
                 getattr(self, f"_on_{key[0]}")(key[1], fut)
+                self._check_supervisor()  # an implement's or a fix's failed smoke test counts in its window
 
     def _finished(self) -> bool:
         if self._tasks or self.slots.jobs:
@@ -163,7 +165,7 @@ class Dispatcher:
         if self._stop in stops.HARD_STOPS:
             return True
         outstanding = self.board.select(*PENDING, "running", "finished", "failed")
-        if self._stop == "converged":
+        if self._stop in stops.SOFT_STOPS:
             return not outstanding
         if outstanding or self._strategist_due():
             return False
@@ -171,7 +173,8 @@ class Dispatcher:
         return True
 
     def _update_stop(self) -> None:
-        if self._stop is None and (reason := stops.stop_reason(self.campaign, self.progress, self.usd_spent())):
+        if self._stop is None and (reason := stops.stop_reason(self.campaign, self.progress, self.usd_spent(),
+                                                               self._dead_before)):
             self._halt(reason)
 
     def _halt(self, reason: StopReason) -> None:
@@ -307,7 +310,7 @@ class Dispatcher:
         if request is None:
             return
         self._save()
-        self.log(f"supervisor triggered: {request.error_rate:.0%} of the last {request.window} runs failed")
+        self.log(f"supervisor triggered: {request.error_rate:.0%} of the last {request.window} attempts failed")
         self._submit("supervisor", "", self.roles.supervisor, request)
 
     def _final_report(self) -> None:
@@ -338,6 +341,7 @@ class Dispatcher:
         best = self.board.best(self.campaign.metric)
         return Phase3Summary(
             stop_reason=self._stop or "experiment_budget", analyzed=self.board.analyzed_count(),
+            stop_cause=stops.stop_cause(self.campaign, self._stop, self._dead_before),
             best_id=best.id if best else None, best_value=best.value if best else None, counts=self.board.counts(),
             strategist_turns=self.progress.strategist_turns, milestones=self.progress.milestones,
             strategist_prompts=self.turns.prompts,

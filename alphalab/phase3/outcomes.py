@@ -11,6 +11,7 @@ from alphalab.campaign import Campaign
 from alphalab.execution import RunOutcome
 from alphalab.phase3 import noise_runs, verification
 from alphalab.phase3.contracts import WorkerOutcome
+from alphalab.phase3.supervision import WORKER_ERROR, record_smoke_failure
 
 NOTE_CHARS = 500
 FIX_NOTE_CHARS = 300
@@ -43,13 +44,14 @@ def worker_outcome(exp_id: str, task: Literal["implement", "fix"], fut: Future) 
     try:
         return fut.result()
     except Exception as e:
-        return WorkerOutcome(exp_id=exp_id, task=task, ok=False, error_signature="worker-error", detail=repr(e))
+        return WorkerOutcome(exp_id=exp_id, task=task, ok=False, error_signature=WORKER_ERROR, detail=repr(e))
 
 
 def record_implemented(campaign: Campaign, exp: Experiment, out: WorkerOutcome) -> None:
     """Implemented and smoke-tested: into the queue; otherwise failed, for a fix."""
     board = campaign.board
     if not out.ok:
+        record_smoke_failure(campaign, exp.attempts, out)
         board.transition(exp.id, "failed", error_signature=out.error_signature, note=out.detail[-NOTE_CHARS:])
         return
     if exp.state == "to_implement":
@@ -63,6 +65,7 @@ def record_fix(campaign: Campaign, exp: Experiment, out: WorkerOutcome) -> str:
     gave up, else still failed for another attempt. Returns the new state."""
     board = campaign.board
     attempts = exp.attempts + 1
+    record_smoke_failure(campaign, attempts, out)
     if out.spec is not None:
         board.update(exp.id, spec=out.spec)
     if out.ok:

@@ -33,7 +33,7 @@ from alphalab import harness_seal
 from alphalab.experiment_files import log_name, pid_name
 from alphalab.harness_inputs import HarnessInputs, Mode
 from alphalab.results import RunResult
-from alphalab.sandbox import run_command
+from alphalab.sandbox import python_path, run_command
 from alphalab.workspace import Workspace
 
 JOB_MARKER = "ALPHALAB_JOB"
@@ -212,7 +212,7 @@ def _run_env(request: RunRequest, ws: Workspace) -> dict[str, str]:
     # a workspace harness (`-m harness.evaluate`) is importable through a folder holding only its link
     root = harness_seal.import_root(ws)
     if root is not None:
-        env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(root), os.environ.get("PYTHONPATH")]))
+        env["PYTHONPATH"] = python_path(root)
     return env
 
 

@@ -184,6 +184,12 @@ def _bwrap_argv(
     return out
 
 
+def python_path(first: Path) -> str:
+    """PYTHONPATH with `first` ahead of what alphalab itself was started with (kept: it may be what makes the
+    project importable)."""
+    return os.pathsep.join(filter(None, [str(first), os.environ.get("PYTHONPATH")]))
+
+
 def _path() -> str:
     # the running interpreter's directory first: an agent's python, pip and pytest are the ones with the project
     own = str(Path(sys.executable).parent)

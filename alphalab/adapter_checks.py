@@ -17,6 +17,7 @@ from typing import Any, Iterator
 import jinja2
 
 from alphalab.experiment_template import TemplateExperiment, render_file, template_environment, template_files
+from alphalab.harness_contract import cite
 from alphalab.manifest import Manifest, harness_module
 
 COMMANDS = ("smoke_command", "full_command")
@@ -64,10 +65,11 @@ def harness_problems(manifest: Manifest, harnesses_root: Path, references: dict[
         path = harnesses_root.joinpath(*module.split(".")[1:]).with_suffix(".py")
         where = f"manifest.yaml: experiment.{' and experiment.'.join(names)} runs `{module}`"
         if not path.is_file():
-            problems.append(f"{where}, which is not a module of the built-in harness (no {path})")
+            problems.append(f"{where}, which is not a module of the built-in harness (no {path}) {cite(4)}")
         elif "__main__" not in path.read_text():
             # `python -m` of a module without a main block exits 0 having run nothing: no metrics, scored as a run
-            problems.append(f"{where}, which has no `if __name__ == \"__main__\":` block: it would run no experiment")
+            problems.append(f"{where}, which has no `if __name__ == \"__main__\":` block: it would run no experiment "
+                            f"{cite(4)}")
     same = {name: ref for name, ref in references.items() if ref.harness == manifest.harness}
     # the harness loads the experiment's entry point by name; the metrics it records may be more than its adapter's
     if same and all(ref.experiment.entry_point != manifest.experiment.entry_point for ref in same.values()):
@@ -76,7 +78,7 @@ def harness_problems(manifest: Manifest, harnesses_root: Path, references: dict[
             f"manifest.yaml: harness {manifest.harness!r} is the built-in harness of the {name!r} adapter, which runs "
             f"an experiment's {ref.experiment.entry_point}, but `experiment.entry_point` is "
             f"{manifest.experiment.entry_point!r}: name the built-in harness of this domain, or none (a generated "
-            "domain builds its own in Phase 2)")
+            f"domain builds its own in Phase 2) {cite(4)}")
     return problems
 
 

@@ -126,14 +126,18 @@ class Adapter(BaseModel):
     domain_knowledge: str
 
     def render(self, template: str, variables: dict[str, Any]) -> str:
-        """Render one prompt template; a missing variable raises AdapterError naming the template and the variable."""
-        try:
-            return _environment(self.root).get_template(template).render(**variables)
-        except jinja2.UndefinedError as e:
-            raise AdapterError([f"{template}: undefined variable while rendering: {e.message}"],
-                               where=str(self.root)) from None
-        except jinja2.TemplateError as e:
-            raise AdapterError([f"{template}: {e}"], where=str(self.root)) from None
+        return render_template(self.root, template, variables)
+
+
+def render_template(root: Path, template: str, variables: dict[str, Any]) -> str:
+    """Render one prompt template of the folder `root`; a missing variable raises AdapterError naming the template
+    and the variable."""
+    try:
+        return _environment(root).get_template(template).render(**variables)
+    except jinja2.UndefinedError as e:
+        raise AdapterError([f"{template}: undefined variable while rendering: {e.message}"], where=str(root)) from None
+    except jinja2.TemplateError as e:
+        raise AdapterError([f"{template}: {e}"], where=str(root)) from None
 
 
 class ResolvedAdapter(BaseModel):

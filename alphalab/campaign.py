@@ -125,8 +125,11 @@ class Campaign:
         return exp.seed if exp.seed is not None else self.config.seed
 
     def command(self, template: str, exp: Experiment, mode: str) -> str:
-        """The filled harness command; an AdapterError when it would drop the campaign's sandbox settings (a
-        manifest written before the harness took them as arguments)."""
+        return self.filled(template, self.exp_dir(exp.id), mode, self.run_seed(exp))
+
+    def filled(self, template: str, exp_dir: Path, mode: str, seed: int) -> str:
+        """The filled harness command for a run of `exp_dir`; an AdapterError when it would drop the campaign's
+        sandbox settings (a manifest written before the harness took them as arguments)."""
         missing = self.harness_inputs.missing_from(template)
         if missing:
             sandbox = self.config.sandbox
@@ -136,8 +139,7 @@ class Campaign:
                 f"allow_network: {str(sandbox.allow_network).lower()}); add `--sandbox {{sandbox}} --network "
                 "{network}` to both commands, or rerun Phases 0 and 2",
             ], where=str(self.workspace.adapter / "manifest.yaml"))
-        return harness_command(template, self.harness_inputs, self.workspace, self.exp_dir(exp.id), mode,
-                               self.run_seed(exp))
+        return harness_command(template, self.harness_inputs, self.workspace, exp_dir, mode, seed)
 
     def run_request(self, exp: Experiment, slot: str, mode: str = "full") -> RunRequest:
         spec = self.manifest.experiment

@@ -22,7 +22,8 @@ def sealed_paths(ws: Workspace) -> list[Path]:
     return [ws.harness, ws.adapter / "manifest.yaml"]
 
 
-def _hashes(ws: Workspace) -> dict[str, str]:
+def hashes(ws: Workspace) -> dict[str, str]:
+    """The sha256 of every file the seal covers, by workspace-relative path."""
     files = [ws.adapter / "manifest.yaml"] + (sorted(ws.harness.rglob("*")) if ws.harness.is_dir() else [])
     out = {}
     for path in files:
@@ -37,10 +38,10 @@ def _hashes(ws: Workspace) -> dict[str, str]:
 
 def seal(ws: Workspace) -> int:
     """Record the harness as accepted; returns the number of files sealed."""
-    hashes = _hashes(ws)
+    sealed = hashes(ws)
     ws.harness_seal.parent.mkdir(parents=True, exist_ok=True)
-    ws.harness_seal.write_text(json.dumps(hashes, indent=1, sort_keys=True))
-    return len(hashes)
+    ws.harness_seal.write_text(json.dumps(sealed, indent=1, sort_keys=True))
+    return len(sealed)
 
 
 def ensure(ws: Workspace) -> bool:
@@ -65,7 +66,7 @@ def changes(ws: Workspace) -> list[str]:
         return []
     except ValueError:
         return ["the seal itself is unreadable"]
-    now = _hashes(ws)
+    now = hashes(ws)
     return ([f"changed: {f}" for f in sorted(sealed) if f in now and now[f] != sealed[f]]
             + [f"added: {f}" for f in sorted(set(now) - set(sealed))]
             + [f"removed: {f}" for f in sorted(set(sealed) - set(now))])

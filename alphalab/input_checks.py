@@ -3,7 +3,8 @@ written. A bad dataset, problem set, workspace location or model choice would ot
 traceback that names no file, in a workspace already created; here every problem is listed at once instead.
 
 The checks of a domain's data belong to its harness, which reads that data: the composition root (cli/run.py) hands
-them in by domain name, since the core imports no harness.
+them in by domain name, since the core imports no harness. A free-text domain has no harness yet (Phase 0 writes
+its adapter), so its data is checked here when it is CSV, the tabular format users bring most.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from pathlib import Path
 
 from alphalab.adapters import builtin_adapter_names, has_adapter
 from alphalab.config import CampaignConfig
+from alphalab.csv_check import check_csv
 from alphalab.errors import ConfigError
 from alphalab.workspace import Workspace
 
@@ -54,6 +56,8 @@ def check_inputs(config_path: str | Path, config: CampaignConfig, workspace: str
     problems = workspace_problems(workspace) + generator_problems(config_path, config, workspace)
     if (check := data_checks.get(config.domain)) is not None:
         problems += check(config.data_path)
+    elif config.domain not in builtin_adapter_names():
+        problems += check_csv(config.data_path, config.objective, config_path)
     if problems:
         raise ConfigError(f"{config_path}: {len(problems)} problem(s) with the campaign's inputs, nothing was run:\n"
                           + "\n".join(f"  - {p}" for p in problems))

@@ -12,9 +12,24 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-# the run's own values, then the campaign's (filled from alphalab.harness_inputs.HarnessInputs)
-PLACEHOLDERS = frozenset({"python", "workspace", "harness", "exp_dir", "mode", "seed",
-                          "data", "sandbox", "network", "time_limit", "options", "campaign_seed"})
+from alphalab.harness_contract import cite
+
+# what a manifest command may pass its harness: the run's own values, then the campaign's (filled from
+# alphalab.harness_inputs.HarnessInputs), which a harness takes as arguments instead of reading the campaign config
+PLACEHOLDERS: dict[str, str] = {
+    "python": "the interpreter running alphalab",
+    "workspace": "the campaign workspace",
+    "harness": "the workspace's harness/ folder",
+    "exp_dir": "the experiment folder (the only path its code may write)",
+    "mode": "smoke or full",
+    "seed": "the run's seed",
+    "data": "the campaign's data_path",
+    "sandbox": "how the harness isolates the experiment process: auto, none or bwrap (sandbox.mode)",
+    "network": "on or off: network for the sandboxed experiment (sandbox.allow_network)",
+    "time_limit": "seconds a run in this mode may take",
+    "options": "the campaign's domain_options as one JSON object",
+    "campaign_seed": "the campaign's seed, for a split fixed once per campaign",
+}
 _SHELL = re.compile(r"[;&|<>`$\n\\]|(^|\s)cd(\s|$)")
 _MODULE = re.compile(r"^(harnesses\.([A-Za-z_]\w*)|harness)(\.[A-Za-z_]\w*)+$")
 # the spec key of an experiment that needs code its template does not have: what to build, in words
@@ -33,17 +48,8 @@ class Metric(_Strict):
 
 
 class ExperimentSpec(_Strict):
-    """How one experiment is laid out and run.
-
-    The two commands start the trusted harness, never experiment code: `{python} -P -m harnesses.<name>.<module>`
-    (a built-in harness) or `{python} -P -m harness.<module>` (the workspace's harness/), then arguments. The runner
-    runs them with the workspace as working directory, and `-P` keeps that off `sys.path`, so no file an experiment
-    or agent writes can stand in for a harness module. Placeholders: {python} (the interpreter), {workspace},
-    {harness} (the workspace's harness/), {exp_dir}, {mode} (smoke|full), {seed}; and the campaign's, which a harness
-    takes as arguments instead of reading the campaign config: {data} (data_path), {sandbox} (sandbox.mode: auto,
-    none or bwrap), {network} (on|off: sandbox.allow_network), {time_limit} (seconds a run in this mode may take),
-    {options} (domain_options as one JSON object), {campaign_seed} (the campaign's seed).
-    """
+    """How one experiment is laid out and run: the commands follow the manifest-harness contract
+    (harnesses/base/CONTRACT.md; its placeholders are PLACEHOLDERS above)."""
 
     entry_point: str = Field(description="the file a Worker must produce that the harness runs, e.g. strategy.py")
     required_files: list[str] = Field(min_length=1)
@@ -66,7 +72,8 @@ class ExperimentSpec(_Strict):
             # records none, and the run scores as a result
             if (own := scripts.get(module.rsplit(".", 1)[-1])) is not None:
                 raise ValueError(f"{name}: runs `{module}`, named like the experiment's own {own}: the command must "
-                                 "run the harness's evaluator, which runs the experiment and records its metrics")
+                                 f"run the harness's evaluator, which runs the experiment and records its metrics "
+                                 f"{cite(4)}")
         return self
 
 
@@ -75,21 +82,22 @@ def harness_module(field: str, command: str) -> str:
     try:
         names = {f for _, f, _, _ in string.Formatter().parse(command) if f is not None}
     except ValueError as e:
-        raise ValueError(f"{field}: not a valid format string: {e}") from None
-    if names - PLACEHOLDERS:
-        raise ValueError(f"{field}: unknown placeholders {sorted(names - PLACEHOLDERS)} "
-                         f"(known: {', '.join(sorted(PLACEHOLDERS))})")
+        raise ValueError(f"{field}: not a valid format string: {e} {cite(3)}") from None
+    if unknown := names - set(PLACEHOLDERS):
+        raise ValueError(f"{field}: unknown placeholders {sorted(unknown)} "
+                         f"(known: {', '.join(sorted(PLACEHOLDERS))}) {cite(3)}")
     if _SHELL.search(command):
         raise ValueError(f"{field}: must be a single command without shell syntax (no ;, &&, |, redirections, "
-                         "$, cd): the runner runs it in the workspace")
+                         f"$, cd): the runner runs it in the workspace {cite(1)}")
     tokens = command.split()
     if tokens[:3] != ["{python}", "-P", "-m"] or len(tokens) < 4 or not _MODULE.match(tokens[3]):
         raise ValueError(f"{field}: must start with `{{python}} -P -m harnesses.<name>.<module>` or "
                          f"`{{python}} -P -m harness.<module>` (the trusted harness, with -P so nothing in the "
-                         f"working directory can replace it); got {command!r}")
+                         f"working directory can replace it); got {command!r} {cite(1)}")
     missing = {"exp_dir", "mode"} - names
     if missing:
-        raise ValueError(f"{field}: must pass {', '.join('{' + m + '}' for m in sorted(missing))} to the harness")
+        raise ValueError(f"{field}: must pass {', '.join('{' + m + '}' for m in sorted(missing))} to the harness "
+                         f"{cite(3)}")
     return tokens[3]
 
 

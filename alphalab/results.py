@@ -19,15 +19,16 @@ from alphalab.workspace import Workspace
 class RunResult(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    status: Literal["ok", "failed"]
-    eval_mode: Literal["smoke", "full"]
-    metrics: dict[str, float] = Field(default_factory=dict)
-    # per-domain details: per-horizon profile, tokens/s, GPU model, timings...
-    details: dict[str, Any] = Field(default_factory=dict)
-    error: str | None = None
-    error_signature: str | None = Field(None, description="short stable key for grouping failures")
-    harness: str = ""
-    seed: int | None = None
+    status: Literal["ok", "failed"] = Field(description="ok only when every metric can be trusted")
+    eval_mode: Literal["smoke", "full"] = Field(description="the mode the run was started in")
+    metrics: dict[str, float] = Field(default_factory=dict,
+                                      description="keyed by the manifest's metric names, the primary among them")
+    details: dict[str, Any] = Field(default_factory=dict,
+                                    description="the domain's own: a per-horizon profile, tokens/s, timings...")
+    error: str | None = Field(None, description="what went wrong, for a failed run")
+    error_signature: str | None = Field(None, description="a short stable key for grouping failures")
+    harness: str = Field("", description="the harness's name")
+    seed: int | None = Field(None, description="the run's --seed: a result without it is not this run's")
     wall_seconds: float | None = None
 
     def write(self, path: Path) -> Path:

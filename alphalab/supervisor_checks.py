@@ -10,6 +10,7 @@ import json
 import re
 from pathlib import Path
 
+from alphalab import reference_check
 from alphalab.adapters import adapter_problems
 from alphalab.errors import PhaseFailed
 from alphalab.workspace import Workspace
@@ -74,6 +75,13 @@ def phase2_problems(ws: Workspace) -> list[str]:
     result = ws.reviews / TESTS_RESULT
     if not result.is_file() or not json.loads(result.read_text()).get("passed"):
         problems.append("the harness tests have not passed (see reviews/tests.txt)")
+    reference = reference_check.load(ws)
+    if reference is None:
+        problems.append("reviews/reference.json is missing: the reference experiment has not run through the harness")
+    elif not reference.passed:
+        problems.append("the reference experiment failed: " + "; ".join(reference.problems))
+    elif not reference.current(ws):
+        problems.append("harness/ or the manifest changed after the reference experiment ran through them")
     return problems
 
 

@@ -10,6 +10,8 @@ from __future__ import annotations
 import argparse
 import logging
 import os
+from collections.abc import Mapping
+from functools import partial
 from pathlib import Path
 
 from alphalab import progress
@@ -44,13 +46,15 @@ def _where() -> str:
     return f"the Prefect server at {url}" if url else "an ephemeral Prefect API (set PREFECT_API_URL for a server)"
 
 
-def data_checks() -> dict[str, DataCheck]:
-    """The built-in domains' data checks, from the harnesses that read the data: imported on use, as they load pandas
-    and GluonTS, which the other commands do without."""
+def data_checks(domain_options: Mapping[str, object]) -> dict[str, DataCheck]:
+    """The built-in domains' data checks, from the harnesses that read the data (the speedrun corpus as the campaign's
+    `domain_options` say): imported on use, as they load pandas and GluonTS, which the other commands do without."""
     from harnesses.forecasting.dataset_check import check_dataset
     from harnesses.kernels.problem import check_problems
+    from harnesses.speedrun.dataset_check import check_dataset as check_corpus
 
-    return {"time_series": check_dataset, "cuda_kernel": check_problems}
+    return {"time_series": check_dataset, "cuda_kernel": check_problems,
+            "llm_speedrun": partial(check_corpus, options=domain_options)}
 
 
 def start_campaign(config: str | Path, workspace: str | Path | None = None, *, stop_after: int = 3,
@@ -58,7 +62,7 @@ def start_campaign(config: str | Path, workspace: str | Path | None = None, *, s
     """Run the campaign flow in this process with live progress; the demo starts campaigns the same way."""
     cfg = load_config(config)  # a bad config fails here, before Prefect starts or anything is written
     # and so do bad inputs (data, workspace location, models), every problem listed
-    check_inputs(config, cfg, workspace or cfg.workspace_dir(), data_checks())
+    check_inputs(config, cfg, workspace or cfg.workspace_dir(), data_checks(cfg.domain_options))
     check_start(cfg.domain, workspace or cfg.workspace_dir())  # and an invalid adapter, with all its problems
     quiet_prefect_console(verbose)
     if (notice := sandbox_notice(cfg.sandbox)) is not None:  # once per campaign, before anything runs unconfined

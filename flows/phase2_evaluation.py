@@ -1,6 +1,9 @@
-"""Phase 2: adversarial evaluation construction. Builder writes harness/, a fresh Critic audits it (PASS or NEEDS
-FIXES with file:line findings), the Builder fixes, up to `phase2.max_rounds`; then the Tester writes and runs
-harness/tests/. The phase fails with a clear message without a PASS or with red tests."""
+"""Phase 2: adversarial evaluation construction. Each round the Builder writes harness/, the reference experiment
+runs through it (the gate: smoke, then full, must record the primary metric), and a fresh Critic audits the harness
+with that result in hand (PASS or NEEDS FIXES with file:line findings); a failed reference is the round's verdict
+without a Critic. The Builder fixes, up to `phase2.max_rounds`; then the Tester writes and runs harness/tests/. The
+phase fails with a clear message without a PASS, with red tests, or without a reference result of the harness as
+it is sealed."""
 
 from __future__ import annotations
 
@@ -11,9 +14,9 @@ from alphalab.adapters import load_adapter
 from alphalab.campaign import Campaign
 from alphalab.errors import PhaseFailed
 from alphalab.roles.builder import BuilderInput
-from alphalab.roles.critic import CriticInput, Review
-from alphalab.roles.tester import TestReport
-from tasks.setup_roles import build_harness, campaign_key, review_harness, test_harness
+from alphalab.roles.critic import CriticInput, Review, reference_failed
+from alphalab.roles.tester import TesterInput, TestReport
+from tasks.setup_roles import build_harness, campaign_key, check_reference, review_harness, test_harness
 
 
 @flow(name="phase2-evaluation")
@@ -31,24 +34,35 @@ def phase2_evaluation(workspace: str, refresh_cache: bool = False) -> TestReport
     review: Review | None = None
     for round_ in range(1, max_rounds + 1):
         build(workspace, key, BuilderInput(round=round_, review=review.markdown() if review else ""))
-        review = critique(workspace, key, CriticInput(round=round_))
-        log.info(f"Phase 2 round {round_}: Critic says {review.verdict}")
+        reference = check_reference(workspace, f"round-{round_}")
+        if reference.passed:
+            review = critique(workspace, key, CriticInput(round=round_, reference=reference.markdown()))
+        else:
+            review = reference_failed(ws, round_, reference)
+        log.info(f"Phase 2 round {round_}: {'Critic says' if reference.passed else 'reference failed:'} "
+                 f"{review.verdict}")
         if review.passed:
             break
     else:
         raise PhaseFailed(
-            f"Phase 2: the Critic did not PASS the harness in {max_rounds} round(s); its last findings "
+            f"Phase 2: the harness did not PASS in {max_rounds} round(s); the last findings "
             f"(reviews/round_{max_rounds:02d}.md):\n" + "\n".join(
                 f"  - {f.file}:{f.line}: {f.issue}" for f in review.findings)
             + "\nRead the reviews, then rerun the phase: `alphalab rerun-phase 2 --workspace "
             f"{ws.root}` (raise phase2.max_rounds in its campaign.yaml to give the Builder more rounds)")
-    report = test(workspace, key)
+    report = test(workspace, key, TesterInput(reference=reference.markdown()))
     if not report.passed:
         raise PhaseFailed(f"Phase 2: the harness tests are not green ({report.summary}); output in "
                           f"reviews/tests.txt:\n{report.output[-3000:]}")
+    if not reference.current(ws):  # the Tester changed the harness: what gets sealed must have produced a result
+        reference = check_reference(workspace, "after-tests")
+        if not reference.passed:
+            raise PhaseFailed("Phase 2: after the Tester's changes to harness/, the reference experiment fails: "
+                              + "; ".join(reference.problems))
     supervisor_checks.require(2, ws)
     sealed = harness_seal.seal(ws)
     ws.commit("phase 2: evaluation harness")
-    log.info(f"Phase 2 done: Critic PASS in round {review.round}; tests: {report.summary}; "
+    log.info(f"Phase 2 done: Critic PASS in round {review.round}; reference {reference.primary}="
+             f"{reference.results['full'].metrics[reference.primary]:.6g}; tests: {report.summary}; "
              f"harness/ sealed ({sealed} files)")
     return report

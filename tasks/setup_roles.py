@@ -11,16 +11,19 @@ from __future__ import annotations
 
 from typing import Callable, TypeVar
 
-from prefect import task
+from prefect import get_run_logger, task
+from prefect.cache_policies import NO_CACHE
 
-from alphalab import progress
+from alphalab import progress, reference_check
 from alphalab.adapters import ResolvedAdapter
+from alphalab.campaign import Campaign
 from alphalab.roles import builder, critic, customizer, explorer, generator, tester
 from alphalab.roles.base import RoleContext
 from alphalab.roles.builder import BuilderInput, BuildResult
 from alphalab.roles.critic import CriticInput, Review
 from alphalab.roles.explorer import ExplorerResult
-from alphalab.roles.tester import TestReport
+from alphalab.reference_check import ReferenceCheck
+from alphalab.roles.tester import TesterInput, TestReport
 from alphalab.workspace import Workspace
 from tasks.common import ROLE_TASK_OPTIONS, role_context
 
@@ -69,5 +72,19 @@ def review_harness(workspace: str, campaign_key: str, request: CriticInput) -> R
 
 
 @task(name="tester", **ROLE_TASK_OPTIONS)
-def test_harness(workspace: str, campaign_key: str) -> TestReport:
-    return _run_role(workspace, "phase2", "tester", tester.test)
+def test_harness(workspace: str, campaign_key: str, request: TesterInput) -> TestReport:
+    return _run_role(workspace, "phase2", "tester", lambda ctx: tester.test(ctx, request))
+
+
+# never cached: the gate holds only on a result the harness recorded just now
+@task(name="reference-check", task_run_name="reference-check-{label}", cache_policy=NO_CACHE)
+def check_reference(workspace: str, label: str) -> ReferenceCheck:
+    """The Phase 2 gate: the reference experiment through the smoke and full commands (alphalab.reference_check)."""
+    campaign = Campaign.load(workspace)
+    progress.emit(progress.ProgressEvent(phase="phase2", role="reference", detail="smoke and full runs"))
+    out = reference_check.check(campaign)
+    reference_check.save(campaign.workspace, out)
+    verdict = "passed" if out.passed else "FAILED: " + "; ".join(out.problems)
+    get_run_logger().info(f"reference experiment ({label}): {verdict}")
+    progress.emit(progress.ProgressEvent(phase="phase2", role="reference", detail=verdict[:200]))
+    return out

@@ -105,19 +105,18 @@ def role_prompts(ctx: RoleContext, *, with_results: bool) -> dict[str, tuple[str
     files = builder.harness_files(ctx.workspace)
     review = critic.Review(round=1, verdict="NEEDS FIXES", findings=[
         critic.Finding(file=files[0], line=3, issue="the context overlaps the target window: cut it at -H")])
-    reference = generator.reference_adapter()
     inp = StrategistInput(turn=3 if with_results else 1, proposals_wanted=4,
                           budget_left=7 if with_results else 12, usd_spent=0.42 if with_results else 0.0)
     calls = {
         "customizer": (adapter, customizer.prompt(ctx, adapter)),
-        "generator": (reference, generator.prompt(ctx, "- manifest.yaml: field `metrics`: Field required"
+        "generator": (None, generator.prompt(ctx, "- manifest.yaml: field `metrics`: Field required"
                                                   if with_results else "")),
         "explorer": (adapter, explorer.prompt()),
         "builder": (adapter, builder.prompt(builder.BuilderInput(round=2 if with_results else 1,
                                                                  review=review.markdown() if with_results else ""),
                                             ctx.manifest.harness)),
         "critic": (adapter, critic.prompt(critic.CriticInput(round=1), files)),
-        "tester": (adapter, tester.prompt()),
+        "tester": (adapter, tester.prompt(tester.TesterInput())),
         "strategist": (adapter, strategist.prompt(ctx, strategist.build_view(ctx, inp))),
         "supervisor": (adapter, supervisor.prompt(SupervisorInput(error_rate=0.5, window=4, failures=[
             Failure(exp_id="e004-bigger-batch", error_signature="RuntimeError", log_tail="RuntimeError: boom")]))),

@@ -9,8 +9,10 @@ from pathlib import Path
 import pytest
 import yaml
 
-from alphalab import adapters
+from alphalab import adapters, harness_contract
 from alphalab.errors import AdapterError
+from alphalab.harness_contract import cite
+from alphalab.manifest import PLACEHOLDERS
 from fixtures.pipeline_helpers import FIXTURES, TINY_ADAPTER, use_fixture_library, write_config
 
 PHASE3_ADAPTER = FIXTURES / "phase3" / "adapter"
@@ -51,8 +53,25 @@ def test_an_unknown_placeholder_in_a_command(tiny):
                                        "--out {results}")
     assert _problems(tiny) == [
         "manifest.yaml: field `experiment`: Value error, smoke_command: unknown placeholders ['results'] (known: "
-        "campaign_seed, data, exp_dir, harness, mode, network, options, python, sandbox, seed, time_limit, "
-        "workspace)"]
+        f"campaign_seed, data, exp_dir, harness, mode, network, options, python, sandbox, seed, time_limit, "
+        f"workspace) {cite(3)}"]
+
+
+def test_the_command_a_model_writes_first_is_refused_with_the_contract(tiny):
+    # the report: `cd` is a shell builtin, so run without a shell it died in every experiment
+    _edit_manifest(tiny, smoke_command="cd {workspace} && python -m harness.evaluate --experiment {exp_dir} "
+                                       "--mode {mode}")
+    assert _problems(tiny) == [
+        "manifest.yaml: field `experiment`: Value error, smoke_command: must be a single command without shell "
+        f"syntax (no ;, &&, |, redirections, $, cd): the runner runs it in the workspace {cite(1)}"]
+
+
+def test_every_clause_of_the_contract_is_in_what_the_roles_read():
+    text = harness_contract.text()
+    assert harness_contract.clauses() == tuple(range(1, 11)) and "{{" not in text
+    assert all(f"- `{{{name}}}`: " in text for name in PLACEHOLDERS)
+    with pytest.raises(ValueError, match="no §11"):
+        harness_contract.cite(11)
 
 
 def test_a_command_running_the_experiments_own_script(tiny):
@@ -60,7 +79,7 @@ def test_a_command_running_the_experiments_own_script(tiny):
     assert _problems(tiny) == [
         "manifest.yaml: field `experiment`: Value error, full_command: runs `harness.strategy`, named like the "
         "experiment's own strategy.py: the command must run the harness's evaluator, which runs the experiment and "
-        "records its metrics"]
+        f"records its metrics {cite(4)}"]
 
 
 def test_a_command_running_a_built_in_module_that_runs_nothing_or_does_not_exist(tmp_path):
@@ -71,9 +90,9 @@ def test_a_command_running_a_built_in_module_that_runs_nothing_or_does_not_exist
     harnesses = adapters.builtin_harnesses_root()
     assert _problems(root) == [
         "manifest.yaml: experiment.smoke_command runs `harnesses.forecasting.metrics`, which has no "
-        "`if __name__ == \"__main__\":` block: it would run no experiment",
+        f"`if __name__ == \"__main__\":` block: it would run no experiment {cite(4)}",
         "manifest.yaml: experiment.full_command runs `harnesses.forecasting.score`, which is not a module of the "
-        f"built-in harness (no {harnesses / 'forecasting' / 'score.py'})"]
+        f"built-in harness (no {harnesses / 'forecasting' / 'score.py'}) {cite(4)}"]
 
 
 def test_a_manifest_naming_another_domains_built_in_harness(tmp_path):
@@ -87,7 +106,7 @@ def test_a_manifest_naming_another_domains_built_in_harness(tmp_path):
     assert _problems(root) == [
         "manifest.yaml: harness 'forecasting' is the built-in harness of the 'time_series' adapter, which runs an "
         "experiment's strategy.py, but `experiment.entry_point` is 'solution.py': name the built-in harness of this "
-        "domain, or none (a generated domain builds its own in Phase 2)"]
+        f"domain, or none (a generated domain builds its own in Phase 2) {cite(4)}"]
     manifest["harness"] = "kernelz"
     for field in ("smoke_command", "full_command"):
         manifest["experiment"][field] = manifest["experiment"][field].replace("forecasting", "kernelz")

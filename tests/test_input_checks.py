@@ -12,12 +12,14 @@ from pathlib import Path
 import pytest
 
 from alphalab.config import load_config
+from alphalab.csv_check import check_csv, target_candidates
 from alphalab.input_checks import check_inputs
 from cli.main import main
 from cli.run import data_checks
 from harnesses.forecasting.dataset_check import check_dataset
 from harnesses.forecasting.layout import generate_dataset
 from harnesses.kernels.problem import BUILTIN_PROBLEMS, check_problems
+from harnesses.speedrun.dataset_check import check_dataset as check_corpus
 
 ROOT = Path(__file__).resolve().parents[1]
 GOOD_PROBLEM = (BUILTIN_PROBLEMS / "relu.py").read_text()
@@ -40,10 +42,10 @@ def dataset(root: Path, *, meta: dict | None = None, train: list | None = None, 
     return root
 
 
-def config(tmp_path: Path, data: Path, domain: str = "time_series", extra: str = "") -> Path:
+def config(tmp_path: Path, data: Path, domain: str = "time_series", extra: str = "", objective: str = "o") -> Path:
     path = tmp_path / "campaign.yaml"
-    path.write_text(f"name: c\ndomain: {domain}\ndata_path: {data}\nobjective: o\nworkspace: {tmp_path / 'ws'}\n"
-                    + extra)
+    path.write_text(f"name: c\ndomain: {domain}\ndata_path: {data}\nobjective: {json.dumps(objective)}\n"
+                    f"workspace: {tmp_path / 'ws'}\n" + extra)
     return path
 
 
@@ -187,7 +189,8 @@ def test_a_free_text_domain_without_a_generator_model_stops_the_run(tmp_path, ca
 
 
 def passes(cfg: Path, workspace: Path) -> None:
-    check_inputs(cfg, load_config(cfg), workspace, data_checks())
+    loaded = load_config(cfg)
+    check_inputs(cfg, loaded, workspace, data_checks(loaded.domain_options))
 
 
 def test_a_free_text_domain_passes_with_a_generator_model_or_an_adapter_to_resume(tmp_path):
@@ -223,3 +226,248 @@ def test_a_problem_set_with_a_star_import_is_not_rejected(tmp_path):
     (tmp_path / "p").mkdir()
     (tmp_path / "p" / "mm.py").write_text("from reference_ops import *\n")
     assert check_problems(tmp_path / "p") == []
+
+
+# --- a free-text domain's CSV data ---------------------------------------------------------------------------------
+
+GENERATOR = "models:\n  roles:\n    generator: {provider: openai, model: gpt-5.2}\n"
+REGRESSION = "predict the column `price` from the others; minimize RMSE"
+
+
+def table(path: Path, header: str = "x1,x2,price", rows: list[str] | None = None) -> Path:
+    """A CSV of 12 rows by default, the target `price` last."""
+    rows = [f"{i},{i % 3},{2.5 * i}" for i in range(12)] if rows is None else rows
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("\n".join([header, *rows]) + "\n")
+    return path
+
+
+def tabular(tmp_path: Path, data: Path, objective: str = REGRESSION) -> Path:
+    return config(tmp_path, data, "house prices", GENERATOR, objective)
+
+
+def test_a_csv_with_a_ragged_row_stops_the_run(tmp_path, capsys, no_prefect):
+    rows = [f"{i},{i},{i}" for i in range(12)]
+    rows[3], rows[7] = "3,3", "7,7,7,7"
+    data = table(tmp_path / "data" / "houses.csv", rows=rows)
+    run_fails(tmp_path, capsys, no_prefect, tabular(tmp_path, data),
+              f"{data} line 5: 2 field(s), the header has 3 (1 more row(s) like it)")
+
+
+def test_a_csv_with_no_data_rows_stops_the_run(tmp_path, capsys, no_prefect):
+    data = table(tmp_path / "houses.csv", rows=[])
+    err = run_fails(tmp_path, capsys, no_prefect, tabular(tmp_path, data), f"{data}: no data rows, only the header")
+    assert "1 problem(s)" in err
+
+
+def test_a_csv_with_too_few_rows_stops_the_run(tmp_path, capsys, no_prefect):
+    data = table(tmp_path / "houses.csv", rows=["1,2,3", "4,5,6", "7,8,9"])
+    run_fails(tmp_path, capsys, no_prefect, tabular(tmp_path, data),
+              f"{data}: only 3 data row(s); a model fit on some rows and scored on others needs at least 10")
+
+
+def test_an_objective_naming_a_target_that_is_not_a_column_stops_the_run(tmp_path, capsys, no_prefect):
+    data = table(tmp_path / "houses.csv", header="a,b,c")
+    cfg = tabular(tmp_path, data)
+    run_fails(tmp_path, capsys, no_prefect, cfg,
+              f"{cfg}: field `objective`: names the target `price`, which is not a column of {data} (columns: a, b, c)")
+
+
+def test_a_target_in_another_case_is_named_in_the_message(tmp_path, capsys, no_prefect):
+    data = table(tmp_path / "houses.csv", header="x1,x2,Price")
+    run_fails(tmp_path, capsys, no_prefect, tabular(tmp_path, data, "Predict price from x1 and x2"),
+              "names the target `price`, which is not a column of", "(columns: x1, x2, Price); did you mean `Price`?")
+
+
+def test_a_target_missing_from_every_csv_of_a_folder_stops_the_run(tmp_path, capsys, no_prefect):
+    table(tmp_path / "data" / "train.csv", header="a,b,c")
+    table(tmp_path / "data" / "test.csv", header="a,b")
+    cfg = tabular(tmp_path, tmp_path / "data", "target: price")
+    run_fails(tmp_path, capsys, no_prefect, cfg,
+              f"{cfg}: field `objective`: names the target `price`, which is not a column of any CSV file under "
+              f"{tmp_path / 'data'} (test.csv: a, b; train.csv: a, b, c)")
+
+
+def test_a_non_numeric_target_of_a_regression_stops_the_run(tmp_path, capsys, no_prefect):
+    data = table(tmp_path / "houses.csv", rows=[f"{i},{i},{'cheap' if i % 2 else 'dear'}" for i in range(12)])
+    run_fails(tmp_path, capsys, no_prefect, tabular(tmp_path, data),
+              f"{data} line 2: column `price`, the target the objective names, has no numeric value (this row has "
+              "'dear') and the objective asks for a regression")
+
+
+def test_an_empty_target_column_stops_the_run(tmp_path, capsys, no_prefect):
+    data = table(tmp_path / "houses.csv", rows=[f"{i},{i}," if i % 2 else f"{i},{i},NA" for i in range(12)])
+    run_fails(tmp_path, capsys, no_prefect, tabular(tmp_path, data, "Predict price from x1 and x2"),
+              f"{data}: column `price`, the target the objective names, is empty: no row has a value")
+
+
+def test_a_csv_that_is_not_utf8_stops_the_run(tmp_path, capsys, no_prefect):
+    data = tmp_path / "houses.csv"
+    data.write_bytes(table(data).read_bytes().replace(b"2,2,5.0", "2,2,caf\u00e9".encode("latin-1")))
+    run_fails(tmp_path, capsys, no_prefect, tabular(tmp_path, data),
+              f"{data} line 4: not UTF-8 text (byte 0xe9): save it as UTF-8")
+
+
+@pytest.mark.parametrize("header, message", [
+    ("x1,x1,price", "line 1: column `x1` appears 2 times"),
+    ("x1,,price", "line 1: column 2 has no name"),
+    ("1.5,2,3", "line 1: holds only numbers (1.5,2,3): the first row must be a header naming the columns"),
+])
+def test_a_bad_csv_header_stops_the_run(tmp_path, capsys, no_prefect, header, message):
+    data = table(tmp_path / "houses.csv", header=header)
+    run_fails(tmp_path, capsys, no_prefect, tabular(tmp_path, data, "minimize RMSE"), f"{data} {message}")
+
+
+def test_an_empty_csv_stops_the_run(tmp_path, capsys, no_prefect):
+    data = tmp_path / "houses.csv"
+    data.write_text("")
+    run_fails(tmp_path, capsys, no_prefect, tabular(tmp_path, data),
+              f"{data}: empty: a CSV needs a header row and data rows")
+
+
+def test_good_csv_data_passes(tmp_path):
+    data = table(tmp_path / "houses.csv")
+    passes(tabular(tmp_path, data), tmp_path / "ws")
+    assert not (tmp_path / "ws").exists()
+    # the index pandas writes under an empty name, a semicolon-delimited file, a blank line, missing target values
+    assert check_csv(table(tmp_path / "a.csv", header=",x1,price"), REGRESSION, tmp_path / "c.yaml") == []
+    rows = [f"{i};{i};{'' if i == 3 else i}" for i in range(12)] + [""]
+    assert check_csv(table(tmp_path / "b.csv", header="x1;x2;price", rows=rows), REGRESSION, tmp_path / "c.yaml") == []
+    # a test file without the target, beside the training file that has it (the layout of most competitions)
+    table(tmp_path / "kaggle" / "train.csv")
+    table(tmp_path / "kaggle" / "test.csv", header="x1,x2", rows=["1,2"] * 12)
+    assert check_csv(tmp_path / "kaggle", REGRESSION, tmp_path / "c.yaml") == []
+
+
+def test_a_classification_with_word_labels_passes(tmp_path):
+    data = table(tmp_path / "churn.csv", header="tenure,plan,churn",
+                 rows=[f"{i},basic,{'yes' if i % 2 else 'no'}" for i in range(12)])
+    assert check_csv(data, "predict `churn` from the others; maximize AUC", tmp_path / "c.yaml") == []
+
+
+def test_data_that_holds_no_csv_is_not_checked_as_csv(tmp_path):
+    (tmp_path / "notes.txt").write_text("x\n")
+    assert check_csv(tmp_path / "notes.txt", REGRESSION, tmp_path / "c.yaml") == []
+    assert check_csv(dataset(tmp_path / "gluonts"), REGRESSION, tmp_path / "c.yaml") == []
+
+
+@pytest.mark.parametrize("objective, names", [
+    ("predict the column `price` from the others; minimize RMSE", ["price"]),
+    ("Predict y from x1..x4", ["y"]),
+    ("target: price", ["price"]),
+    ("the target column is `sale price`", ["sale price"]),
+    ("Predict price from the others", ["price"]),
+    ('predict "SalePrice" given the rest', ["SalePrice"]),
+    ("Predicting sale_price for each house", ["sale_price"]),
+    ("regress price on sqft", ["price"]),
+    # no target named: no false alarm
+    ("minimize RMSE on held-out rows", []),
+    ("Predict house prices from the features", []),
+    ("Forecast demand for the next 4 weeks.", []),
+    ("Predict whether a customer churns", []),
+    ("Forecast Q3 revenue of the iPhone line", []),
+    ("Predict the customer's lifetime value", []),
+    ("The target is the sale price", []),
+    ("Target: minimize RMSE.", []),
+    ("Use `lightgbm` to minimize RMSE", []),
+    ("estimate the effect of x on y", []),
+])
+def test_the_target_is_read_from_the_objective(objective, names):
+    assert target_candidates(objective) == names
+
+
+# --- the llm_speedrun corpus -----------------------------------------------------------------------------------------
+
+def corpus(root: Path, docs: int = 4, size: int = 20_000) -> Path:
+    root.mkdir(parents=True)
+    for i in range(docs):
+        (root / f"{i}.txt").write_text(f"def f{i}(x):\n    return x\n" * (size // 24))
+    return root
+
+
+def speedrun(tmp_path: Path, data: Path, options: str = "") -> Path:
+    return config(tmp_path, data, "llm_speedrun", options)
+
+
+def parquet(path: Path, **columns) -> Path:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    pq.write_table(pa.table(columns), path)
+    return path
+
+
+def test_an_empty_corpus_folder_stops_the_run(tmp_path, capsys, no_prefect):
+    (tmp_path / "corpus").mkdir()
+    run_fails(tmp_path, capsys, no_prefect, speedrun(tmp_path, tmp_path / "corpus"),
+              f"{tmp_path / 'corpus'}: 0 document(s) in 0 file(s), the harness needs 2 at least to hold one out")
+
+
+def test_a_corpus_of_token_files_stops_the_run(tmp_path, capsys, no_prefect):
+    # nanoGPT's layout: uint16 token ids, binary to the harness, which reads text
+    root = tmp_path / "corpus"
+    root.mkdir()
+    for split in ("train", "val"):
+        (root / f"{split}.bin").write_bytes(bytes([5, 0, 17, 0]) * 10_000)
+    run_fails(tmp_path, capsys, no_prefect, speedrun(tmp_path, root),
+              f"{root}: 0 document(s) in 2 file(s)", "skipping empty ones and binary ones (holding a NUL byte)")
+
+
+def test_a_corpus_of_compressed_shards_stops_the_run(tmp_path, capsys, no_prefect):
+    import gzip
+
+    root = tmp_path / "corpus"
+    root.mkdir()
+    for i in range(3):
+        (root / f"c4-{i}.json.gz").write_bytes(gzip.compress(b'{"text": "hello"}\n' * 5000))
+    run_fails(tmp_path, capsys, no_prefect, speedrun(tmp_path, root),
+              f"{root}: 0 document(s) in 3 file(s)", "gzip-compressed files are binary to it: decompress them")
+
+
+def test_a_corpus_too_small_for_the_smoke_split_stops_the_run(tmp_path, capsys, no_prefect):
+    root = corpus(tmp_path / "corpus", docs=3, size=2_000)
+    size = sum(p.stat().st_size for p in root.iterdir())
+    run_fails(tmp_path, capsys, no_prefect, speedrun(tmp_path, root),
+              f"{root}: {size} bytes of text, too few: the validation split takes at most half the corpus and smoke "
+              "mode scores its first 32768 bytes (`domain_options.smoke_val_bytes`), so the corpus needs 65536 at "
+              "least")
+
+
+def test_a_parquet_corpus_without_the_text_column_stops_the_run(tmp_path, capsys, no_prefect):
+    shard = parquet(tmp_path / "corpus" / "shard-0.parquet", content=["a" * 40_000, "b" * 40_000])
+    run_fails(tmp_path, capsys, no_prefect, speedrun(tmp_path, tmp_path / "corpus"),
+              f"{shard}: no column `text` (columns: content): name the documents' column in "
+              "`domain_options.text_column`")
+
+
+def test_a_parquet_corpus_with_a_numeric_text_column_stops_the_run(tmp_path, capsys, no_prefect):
+    shard = parquet(tmp_path / "corpus" / "shard-0.parquet", text=[1, 2, 3])
+    run_fails(tmp_path, capsys, no_prefect, speedrun(tmp_path, tmp_path / "corpus"),
+              f"{shard}: column `text` holds int64, not text")
+
+
+def test_a_corrupt_parquet_file_stops_the_run(tmp_path, capsys, no_prefect):
+    root = corpus(tmp_path / "corpus")
+    (root / "broken.parquet").write_bytes(b"not parquet at all")
+    run_fails(tmp_path, capsys, no_prefect, speedrun(tmp_path, root),
+              f"{root / 'broken.parquet'}: not a readable parquet file")
+
+
+def test_bad_speedrun_options_stop_the_run(tmp_path, capsys, no_prefect):
+    cfg = speedrun(tmp_path, corpus(tmp_path / "corpus"), "domain_options: {val_bytes: 0}\n")
+    err = run_fails(tmp_path, capsys, no_prefect, cfg,
+                    "field `domain_options.val_bytes`: Input should be greater than 0")
+    assert f"{cfg}: 1 problem(s)" in err
+
+
+def test_good_corpora_pass(tmp_path):
+    passes(speedrun(tmp_path, corpus(tmp_path / "corpus")), tmp_path / "ws")
+    assert not (tmp_path / "ws").exists()
+    # one large file is cut into documents; a small corpus passes once the smoke split is made as small
+    big = tmp_path / "book.txt"
+    big.write_text("to be or not to be\n" * 60_000)
+    assert check_corpus(big) == []
+    assert check_corpus(corpus(tmp_path / "tiny", docs=3, size=2_000), {"smoke_val_bytes": 1024}) == []
+    parquet(tmp_path / "pq" / "shard-0.parquet", content=["a" * 40_000, "b" * 40_000])
+    assert check_corpus(tmp_path / "pq", {"text_column": "content"}) == []

@@ -7,6 +7,7 @@ import shutil
 import pytest
 import yaml
 
+from alphalab import harness_contract
 from alphalab.campaign import Campaign
 from alphalab.errors import AdapterError, PhaseFailed
 from alphalab.workspace import ADAPTER_FILES
@@ -76,7 +77,7 @@ def test_resume_uses_the_adapter_on_disk_without_running_a_role(tmp_path, monkey
 
 def _write_all(manifest_text: str) -> list[tuple[str, dict]]:
     calls = [("read_reference_adapter", {"adapter": "tiny", "file": "manifest.yaml"})]
-    for name in (*ADAPTER_FILES, "explore.py"):
+    for name in (*ADAPTER_FILES, "explore.py", "template/strategy.py.j2"):
         content = manifest_text if name == "manifest.yaml" else (TINY_ADAPTER / name).read_text()
         calls.append(("write_adapter_file", {"file": name, "content": content, "reason": f"generate {name}"}))
     return calls + [("report_to_user", {"message": "wrote the adapter"})]
@@ -98,13 +99,14 @@ def test_generate_retries_with_the_validation_errors_until_the_adapter_validates
     book.install(monkeypatch)
     result = phase0_adapter(str(ws.root))
     assert result.path == "generate" and result.name == "tiny"
-    assert result.commits[-1] == "fix the metric direction" and len(result.commits) == 13
+    assert result.commits[-1] == "fix the metric direction" and len(result.commits) == 14
     first, second = (m.calls[0] for m in book.used["generator"])
-    assert "metrics.0.direction" in second[1].content and "does not validate" not in first[1].content
-    # the system prompt is the reference adapter's template, the same for both attempts (a cacheable prefix), with
-    # the template rules; the errors are the second attempt's user message
-    assert first[0].content == second[0].content and "metrics.0.direction" not in second[0].content
-    assert first[0].content.startswith("You are the phase0_generator for") and "user message" in first[0].content
+    assert "metrics.0.direction" in second[-1].content and "does not validate" not in first[-1].content
+    # the system prompt is alphalab's own generator template, then the harness contract, the same for both attempts
+    # (a cacheable prefix); the errors are the second attempt's user message
+    assert first[:2] == second[:2] and "metrics.0.direction" not in second[0].content + second[1].content
+    assert first[0].content.startswith("You are the Generator (Phase 0)") and "user message" in first[0].content
+    assert first[1].content == harness_contract.text()
 
 
 def test_generate_gives_up_after_the_attempt_limit_with_every_problem(tmp_path, monkeypatch):

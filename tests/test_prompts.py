@@ -7,6 +7,7 @@ import os
 
 import pytest
 
+from alphalab import harness_contract
 from alphalab.config import BUILTIN_DOMAINS
 from alphalab.roles.prompts import PLAYBOOK_HEADING
 from prompt_rendering import campaign, glitches, role_prompts
@@ -15,6 +16,7 @@ from prompt_rendering import campaign, glitches, role_prompts
 OPENINGS = {"strategist": "Strategist turn ", "worker-implement": "Implement experiment ",
             "worker-analyze": "Analyze experiment ", "worker-fix": "Fix experiment ", "builder": "Builder round ",
             "critic": "Critic review, round "}
+CONTRACT_ROLES = ("generator", "builder", "critic", "tester")
 
 
 @pytest.fixture(scope="module", params=BUILTIN_DOMAINS)
@@ -43,8 +45,9 @@ def test_the_system_prompt_is_stable_and_the_call_is_the_user_message(prompts):
     # between calls, follows it as a tier of its own
     playbook = ctx.workspace.playbook.read_text()
     for role, (system, _) in empty.items():
-        assert system == results[role][0][:1], role
-        assert results[role][0][1:] == [f"{PLAYBOOK_HEADING}\n{playbook.strip()}\n"], role
+        stable = 2 if role in CONTRACT_ROLES else 1  # the template, then the harness contract
+        assert system == results[role][0][:stable], role
+        assert results[role][0][stable:] == [f"{PLAYBOOK_HEADING}\n{playbook.strip()}\n"], role
     calls = ("e00", "RuntimeError: boom", "try longer contexts", "Field required", "cut it at -H", "round 2")
     for role, (system, user) in results.items():
         assert not [c for c in calls if c in "".join(system)], role
@@ -61,6 +64,19 @@ def test_the_system_prompt_is_stable_and_the_call_is_the_user_message(prompts):
     analyze = results["worker-analyze"][1]  # with the details only the harness's result holds
     assert "eval_mode: full" in analyze and "per_step: [0.45, 0.495" in analyze and "instances: 28" in analyze
     assert "## Already in the folder" in results["worker-implement"][1]
+
+
+def test_the_roles_that_write_or_judge_a_harness_read_the_contract_and_the_generator_no_domain(prompts):
+    _, empty, _ = prompts
+    contract = harness_contract.text()
+    for role, (system, _) in empty.items():
+        assert (system[1:2] == [contract]) == (role in CONTRACT_ROLES), role
+    assert "§9 Smoke and full" in contract and "- `{campaign_seed}`: " in contract and "- `metrics` (dict)" in contract
+    # alphalab's own prompt: no built-in domain's protocol or wording, beyond the campaign's own line and the names of
+    # the adapters it may read
+    generator = "\n".join(line for line in empty["generator"][0][0].splitlines() if "read_reference_adapter" not in line and "Domain:" not in line)
+    assert "walk-forward" not in generator.lower() and "forecast" not in generator.lower()
+    assert "kernel" not in generator.lower() and "held out" in generator
 
 
 def test_the_critic_is_told_that_only_submit_review_counts(prompts):

@@ -60,18 +60,22 @@ def install_trusted_harness(ws: Workspace, name: str) -> Path:
 
 def user_message(request: BuilderInput) -> str:
     if request.round == 1:
-        return message("Builder round 1: build the evaluation harness in harness/ from learnings.md: data loading "
-                       "and splitting, metric computation, and the entry point that runs an experiment's code in its "
-                       "own process and records the metrics itself. Guard against leakage and lookahead. Call "
-                       "report_to_user when done.")
-    return message(f"Builder round {request.round}: a Critic reviewed harness/ (round {request.round - 1}) and found "
+        return message("Builder round 1: build the evaluation harness in harness/ from learnings.md, meeting every "
+                       "clause of the manifest-harness contract in your system prompt: data loading and the split "
+                       "into what a model may see and what is held out, metric computation, and the entry point the "
+                       "manifest's commands start, which runs an experiment's code in its own process and records "
+                       "the metrics itself. Guard against leakage of held-out data into anything the experiment "
+                       "sees and, where the data is ordered, against lookahead. After you report, the campaign runs "
+                       "the reference experiment through the smoke and full commands: the harness must record its "
+                       "result with the primary metric. Call report_to_user when done.")
+    return message(f"Builder round {request.round}: harness/ was reviewed (round {request.round - 1}) and has "
                    "problems. Fix every finding, citing it in your change, or explain precisely why it is not a "
                    "problem; then call report_to_user saying what you changed.",
-                   ("The Critic's findings", nested(request.review, under=2)))
+                   ("The findings", nested(request.review, under=2)))
 
 
 def prompt(request: BuilderInput, trusted: str | None) -> RolePrompt:
-    return RolePrompt(template="phase2_builder.md", task=user_message(request),
+    return RolePrompt(template="phase2_builder.md", task=user_message(request), contract=True,
                       variables={"builtin_harness": str(builtin_harness_dir(trusted)) if trusted else ""})
 
 

@@ -15,6 +15,8 @@ from pydantic import BaseModel, Field
 from alphalab.adapters import load_adapter
 from alphalab.command_output import truncate_middle
 from alphalab.errors import PhaseFailed
+from alphalab.manifest import harness_module
+from alphalab.reference_check import ReferenceCheck
 from alphalab.roles.base import RoleContext
 from alphalab.roles.builder import harness_files
 from alphalab.roles.llm import run_llm_role
@@ -36,6 +38,7 @@ class Finding(BaseModel):
 
 class CriticInput(BaseModel):
     round: int = Field(ge=1)
+    reference: str = Field("", description="the reference experiment's run through this harness, as markdown")
 
 
 class Review(BaseModel):
@@ -113,20 +116,39 @@ def save_review(ws: Workspace, review: Review) -> None:
     stem.with_suffix(".json").write_text(review.model_dump_json(indent=2))
 
 
+def reference_failed(ws: Workspace, round_: int, check: ReferenceCheck) -> Review:
+    """The round's verdict when the reference experiment did not pass the gate: no Critic reads a harness that
+    records no result; the Builder gets the gate's problems, at the module the manifest's full command starts."""
+    manifest = load_adapter(ws.adapter).manifest
+    module = harness_module("full_command", manifest.experiment.full_command)
+    entry = module.replace(".", "/") + ".py"
+    out = Review(round=round_, verdict="NEEDS FIXES", findings=[Finding(file=entry, line=0, issue=p)
+                                                                for p in check.problems],
+                 summary="The reference experiment did not produce a result the campaign can rank, so the harness "
+                         "was not reviewed further this round.",
+                 checks=["ran the reference experiment through the smoke and full commands"])
+    save_review(ws, out)
+    return out
+
+
 def user_message(request: CriticInput, files: list[str]) -> str:
     return message(
-        f"Critic review, round {request.round}: audit the evaluation harness in harness/. You have not seen how it "
-        "was written: read every file. Look for data leakage (experiment code reading targets or held-out data), "
-        "lookahead (a context window overlapping its target, normalization fit on future data) and metric errors "
-        "(wrong formula, wrong denominator, instances dropped).",
+        f"Critic review, round {request.round}: audit the evaluation harness in harness/ against the "
+        "manifest-harness contract in your system prompt and the campaign's objective. You have not seen how it "
+        "was written: read every file. Look for leakage (anything held out reaching the experiment's process or "
+        "its training data, a statistic fit on held-out rows, and for ordered data a context that overlaps its "
+        "target), metric errors (a wrong formula or denominator, instances dropped or counted twice) and results "
+        "the harness does not compute and record itself. The reference experiment's run through this harness is "
+        "below: check that its numbers are plausible for the data.",
         ("Files to audit", "\n".join(f"- {f}" for f in files) or "- (harness/ holds no files)"),
+        ("The reference experiment", request.reference),
         closing="Then call submit_review: PASS, or NEEDS FIXES with one finding per problem naming the file and "
                 "line. Only submit_review counts: text you write outside it is not read.",
     )
 
 
 def prompt(request: CriticInput, files: list[str]) -> RolePrompt:
-    return RolePrompt(template="phase2_critic.md", task=user_message(request, files))
+    return RolePrompt(template="phase2_critic.md", task=user_message(request, files), contract=True)
 
 
 def review(ctx: RoleContext, request: CriticInput) -> Review:

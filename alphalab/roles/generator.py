@@ -1,11 +1,14 @@
 """Phase 0, generate path: a free-text domain gets all 11 adapter files written by the generator agent.
 
-The prompt comes from a built-in adapter's phase0_generator.md (the reference), rendered for this campaign. After
-each attempt the whole adapter is validated; the problems go back to a new attempt, up to MAX_ATTEMPTS. There is
-no baseline: a free-text domain needs a model to write prompts and a manifest.
+Its prompt is alphalab's own (roles/templates/phase0_generator.md, about no domain in particular) followed by the
+manifest-harness contract; the built-in adapters are there to read for their files' format only. After each
+attempt the whole adapter is validated; the problems go back to a new attempt, up to MAX_ATTEMPTS. There is no
+baseline: a free-text domain needs a model to write prompts and a manifest.
 """
 
 from __future__ import annotations
+
+from pathlib import Path
 
 from alphalab import adapters
 from alphalab.config import BUILTIN_DOMAINS
@@ -19,16 +22,7 @@ from alphalab.workspace import ADAPTER_FILES
 
 ROLE = "generator"
 MAX_ATTEMPTS = 3
-
-
-def reference_adapter() -> adapters.Adapter:
-    """The built-in adapter whose generator prompt is used: the first built-in domain installed."""
-    names = adapters.builtin_adapter_names()
-    ordered = [n for n in BUILTIN_DOMAINS if n in names] + [n for n in names if n not in BUILTIN_DOMAINS]
-    if not ordered:
-        raise PhaseFailed(f"Phase 0: no built-in adapter under {adapters.builtin_adapters_root()} to take the "
-                          "generator prompt and format examples from")
-    return adapters.load_adapter(adapters.builtin_adapter_dir(ordered[0]))
+TEMPLATES = Path(__file__).resolve().parent / "templates"
 
 
 def user_message(ctx: RoleContext, errors: str) -> str:
@@ -42,9 +36,8 @@ def user_message(ctx: RoleContext, errors: str) -> str:
 
 
 def prompt(ctx: RoleContext, errors: str) -> RolePrompt:
-    # the reference's own knowledge is about another domain: the generator starts from none
-    return RolePrompt(template="phase0_generator.md", task=user_message(ctx, errors),
-                      variables={"reference_adapters": adapters.builtin_adapter_names(), "domain_knowledge": "",
+    return RolePrompt(template="phase0_generator.md", root=TEMPLATES, contract=True, task=user_message(ctx, errors),
+                      variables={"reference_adapters": adapters.builtin_adapter_names(),
                                  "template_rules": adapters.template_rules()})
 
 
@@ -57,12 +50,11 @@ def generate(ctx: RoleContext) -> adapters.ResolvedAdapter:
         )
     ws = ctx.workspace
     before = adapters.head_commit(ws)
-    reference = reference_adapter()
     errors = ""
     reports = []
     for attempt in range(1, MAX_ATTEMPTS + 1):
         result = run_llm_role(
-            ctx, ROLE, adapter=reference, prompt=prompt(ctx, errors),
+            ctx, ROLE, adapter=None, prompt=prompt(ctx, errors),
             tools=[shell_exec, read_file, web_search, write_adapter_file, read_reference_adapter, report_to_user],
             label=f"attempt{attempt}",
         )

@@ -35,7 +35,7 @@ def run_llm_role(
     ctx: RoleContext,
     role: str,
     *,
-    adapter: Adapter,
+    adapter: Adapter | None,
     prompt: RolePrompt,
     tools: list[Tool],
     label: str,

@@ -6,11 +6,13 @@ is the user message, which the role's code builds in one function, the same for 
 from __future__ import annotations
 
 import re
+from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel, Field
 
-from alphalab.adapters import Adapter, common_variables
+from alphalab import harness_contract
+from alphalab.adapters import Adapter, common_variables, render_template
 from alphalab.roles.base import RoleContext
 
 
@@ -18,18 +20,29 @@ class RolePrompt(BaseModel):
     template: str
     variables: dict[str, Any] = Field(default_factory=dict, description="the role's stable template variables")
     task: str = Field(description="the user message of this call")
+    contract: bool = Field(False, description="the role writes or judges a harness: its system prompt carries the "
+                                              "manifest-harness contract")
+    root: Path | None = Field(None, description="the folder of a template that is not the adapter's (the "
+                                                "Generator's: there is no adapter yet)")
 
 
 PLAYBOOK_HEADING = "Playbook (the campaign's lessons so far, kept by the Strategist):"
 
 
-def system_prompt(ctx: RoleContext, adapter: Adapter, prompt: RolePrompt) -> list[str]:
-    """The system prompt in its cache tiers: the rendered template, then the playbook when there is one. The
-    playbook changes whenever the Strategist records a lesson; as a block of its own after the template, the
-    template before it stays a cached prefix (an Anthropic breakpoint ends each block)."""
-    template = adapter.render(prompt.template, common_variables(ctx.config, ctx.workspace, adapter) | prompt.variables)
+def system_prompt(ctx: RoleContext, adapter: Adapter | None, prompt: RolePrompt) -> list[str]:
+    """The system prompt in its cache tiers: the rendered template, the harness contract for the roles that need
+    it, then the playbook when there is one. The playbook changes whenever the Strategist records a lesson; as a
+    block of its own after the others, what comes before it stays a cached prefix (an Anthropic breakpoint ends
+    each of the last blocks)."""
+    variables = common_variables(ctx.config, ctx.workspace, adapter) | prompt.variables
+    root = prompt.root or (adapter.root if adapter is not None else None)
+    if root is None:
+        raise ValueError(f"{prompt.template}: no adapter and no template folder to render it from")
+    blocks = [render_template(root, prompt.template, variables)]
+    if prompt.contract:
+        blocks.append(harness_contract.text())
     playbook = ctx.workspace.playbook.read_text().strip() if ctx.workspace.playbook.is_file() else ""
-    return [template] + ([f"{PLAYBOOK_HEADING}\n{playbook}\n"] if playbook else [])
+    return blocks + ([f"{PLAYBOOK_HEADING}\n{playbook}\n"] if playbook else [])
 
 
 def message(opening: str, *sections: tuple[str, str], closing: str = "") -> str:

@@ -10,25 +10,24 @@ from __future__ import annotations
 import shutil
 import sys
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from alphalab.adapters import builtin_harness_dir, load_adapter
 from alphalab.roles.base import RoleContext
 from alphalab.roles.llm import report_text, run_llm_role
-from alphalab.roles.prompts import RolePrompt
+from alphalab.roles.prompts import RolePrompt, message
 from alphalab.sandbox import run_command
 from alphalab.supervisor_checks import TESTS_RESULT
 from alphalab.tools import general_tools, report_to_user
 from alphalab.workspace import Workspace
 
 ROLE = "tester"
-TASK = (
-    "Write an automated test suite for the evaluation harness in harness/tests/ (pytest, files named test_*.py): "
-    "context/target alignment with no overlap, metrics checked against hand-computed values on small arrays, "
-    "baselines producing the expected outputs, and an end-to-end run on a small subset. Run it with "
-    "`python -m pytest -q harness/tests` from the workspace and fix the tests (or report harness bugs) until it is "
-    "green, then call report_to_user."
-)
+
+
+class TesterInput(BaseModel):
+    reference: str = Field("", description="the reference experiment's run through the harness, as markdown")
+
+
 PYTEST_EXIT = {0: "all tests passed", 1: "some tests failed", 2: "interrupted", 3: "internal error",
                4: "usage error", 5: "no tests were collected"}
 
@@ -64,16 +63,30 @@ def run_harness_tests(ctx: RoleContext) -> tuple[bool, str, str]:
     return res.returncode == 0 and not res.timed_out, summary, res.output
 
 
-def prompt() -> RolePrompt:
-    return RolePrompt(template="phase2_tester.md", task=TASK)
+def user_message(request: TesterInput) -> str:
+    return message(
+        "Write an automated test suite for the evaluation harness in harness/tests/ (pytest, files named test_*.py) "
+        "that holds it to the manifest-harness contract in your system prompt: the split keeps every held-out "
+        "target away from what the experiment sees, each metric matches a value computed by hand on a small "
+        "input, every held-out instance is scored, a bad prediction (wrong count, NaN) fails the run, and a small "
+        "end-to-end run records a result with the primary metric. The reference experiment's run through the "
+        "harness is below: a test may reproduce it on a subset. Run the suite with `python -m pytest -q "
+        "harness/tests` from the workspace and fix the tests (or report harness bugs) until it is green, then call "
+        "report_to_user.",
+        ("The reference experiment", request.reference),
+    )
 
 
-def test(ctx: RoleContext) -> TestReport:
+def prompt(request: TesterInput) -> RolePrompt:
+    return RolePrompt(template="phase2_tester.md", task=user_message(request), contract=True)
+
+
+def test(ctx: RoleContext, request: TesterInput) -> TestReport:
     ws = ctx.workspace
     adapter = load_adapter(ws.adapter)
     llm = ctx.uses_llm(ROLE)
     if llm:
-        result = run_llm_role(ctx, ROLE, adapter=adapter, prompt=prompt(), tools=[*general_tools(), report_to_user],
+        result = run_llm_role(ctx, ROLE, adapter=adapter, prompt=prompt(request), tools=[*general_tools(), report_to_user],
                               label="run")
         report = report_text(result) or f"stopped: {result.reason}"
     elif adapter.manifest.harness:

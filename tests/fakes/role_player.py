@@ -22,6 +22,12 @@ the files the campaign rendered are read and checked against the spec, or the te
 spec's params and written; then the smoke command runs through shell_exec. Proposals start from the search space's
 reference and change one parameter at a time around the best so far. Usage in the replies is left to the server,
 which accounts tokens and cache hits as each provider documents.
+
+`RolePlayer(workspace, library=folder)` gives the player a competent model's knowledge of a domain that has no
+built-in adapter: `folder/adapter/` (the 11 adapter files and what the manifest names) and `folder/harness/` (the
+workspace harness). Its Generator then samples the data and writes every adapter file from there, and its Builder,
+finding no Python file in harness/, writes every harness file from there, parses them and reports; a Builder that
+finds a harness (a later round) reviews it as without a library. Every other role plays as without one.
 """
 
 from __future__ import annotations
@@ -310,10 +316,14 @@ def _read_listed(t: Turn) -> list[Call]:
     return [("read_file", {"path": f}) for f in files[:FILES_SHOWN]] or [("read_file", {"path": "learnings.md"})]
 
 
-def _parse_check(t: Turn) -> list[Call]:
-    files = " ".join(shlex.quote(f) for f in _listed(t.conv.steps[0][0].output))
+def _parse(files: list[str]) -> list[Call]:
+    quoted = " ".join(shlex.quote(f) for f in files)
     return [("shell_exec", {"command": "python -c \"import ast, sys; [ast.parse(open(f).read(), f) for f in "
-                                       f"sys.argv[1:]]; print('parsed', len(sys.argv) - 1, 'files')\" {files}"})]
+                                       f"sys.argv[1:]]; print('parsed', len(sys.argv) - 1, 'files')\" {quoted}"})]
+
+
+def _parse_check(t: Turn) -> list[Call]:
+    return _parse(_listed(t.conv.steps[0][0].output))
 
 
 BUILDER: list[Step] = [
@@ -581,6 +591,55 @@ SUPERVISOR: list[Step] = [
 ]
 
 
+# ---- a domain the player knows (RolePlayer's `library`) -------------------------------------------------------------
+
+def _library_files(root: Path) -> list[Path]:
+    return sorted(p for p in root.rglob("*") if p.is_file() and "__pycache__" not in p.parts and p.suffix != ".pyc")
+
+
+def _sample_data(t: Turn) -> list[Call]:
+    path = shlex.quote(t.data)
+    return [("shell_exec", {"command": f"if [ -d {path} ]; then find {path} -type f | sort | head -n 20; "
+                                       f"else wc -l {path}; head -n 5 {path}; fi"})]
+
+
+def library_generator(library: Path) -> list[Step]:
+    """Sample the data, write every file of `library/adapter` (subfolders included), report."""
+    root = library / "adapter"
+
+    def write_all(t: Turn) -> list[Call]:
+        return [("write_adapter_file", {"file": f.relative_to(root).as_posix(), "content": f.read_text(),
+                                        "reason": f"phase 0: {f.relative_to(root).as_posix()} for this domain"})
+                for f in _library_files(root)]
+
+    return [
+        _sample_data,
+        write_all,
+        lambda t: _report(f"Sampled the data ({_last_line(t.conv.last('shell_exec').output)}) and wrote "
+                          f"{len(t.conv.runs('write_adapter_file'))} adapter files: the manifest, the domain "
+                          "knowledge, the 9 prompt templates, the exploration script and the experiment template."),
+    ]
+
+
+def library_builder(library: Path) -> list[Step]:
+    """harness/ holds no Python file: write every file of `library/harness` there, parse them, report."""
+    root = library / "harness"
+
+    def written(t: Turn) -> list[str]:
+        return [r.args["path"] for r in t.conv.runs("write_file") if not r.is_error]
+
+    return [
+        lambda t: [_find_py("harness")],
+        lambda t: [("write_file", {"path": f"harness/{f.relative_to(root).as_posix()}", "content": f.read_text()})
+                   for f in _library_files(root)],
+        lambda t: _parse([f for f in written(t) if f.endswith(".py")]),
+        lambda t: _report(f"Wrote the evaluation harness: {', '.join(written(t))}; "
+                          f"{_last_line(t.conv.last('shell_exec').output)}. harness/evaluate.py splits the rows once "
+                          "per campaign seed, runs the experiment's model.py in its own process with the training "
+                          "rows and the test features only, and scores RMSE and MAE itself."),
+    ]
+
+
 # ---- choosing the role -----------------------------------------------------------------------------------------------
 
 def plan_for(conv: Conversation) -> tuple[str, list[Step]]:
@@ -618,11 +677,23 @@ def role_of(path: str, body: dict[str, Any]) -> str:
 class RolePlayer:
     """`player(path, body)` -> the next Reply for that endpoint, for FakeLLMServer.respond_with."""
 
-    def __init__(self, workspace: Path | str):
+    def __init__(self, workspace: Path | str, library: Path | str | None = None):
         self.workspace = Path(workspace)
+        self.library = Path(library) if library is not None else None
+
+    def plan(self, conv: Conversation) -> list[Step]:
+        role, plan = plan_for(conv)
+        if self.library is None:
+            return plan
+        if role == "generator":
+            return library_generator(self.library)
+        # the Builder's first step lists harness/'s Python files: none there, it writes the harness it knows
+        if role == "builder" and conv.steps and not _listed(conv.steps[0][0].output):
+            return library_builder(self.library)
+        return plan
 
     def decide(self, conv: Conversation) -> list[Call]:
-        _, plan = plan_for(conv)
+        plan = self.plan(conv)
         step = plan[min(len(conv.steps), len(plan) - 1)]
         return step(Turn(conv=conv, env=Campaign.load(self.workspace)))
 

@@ -20,9 +20,10 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install -q -e '.[dev]'
 	touch $(STAMP)
 
-# two workers: most tests wait on subprocesses and Prefect servers, so the suite takes half the time on 2 cores
+# two workers: most tests wait on subprocesses and Prefect servers, so the suite takes half the time on 2 cores;
+# by module, so a module's expensive shared fixture (a batch of adversarial campaigns) is built once, not per worker
 test: $(STAMP)
-	$(BIN)/python -m pytest -q -m "not gpu" -n 2 $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -q -m "not gpu" -n 2 --dist loadscope $(PYTEST_ARGS)
 
 demo: $(STAMP)
 	$(BIN)/alphalab demo

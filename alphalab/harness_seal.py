@@ -85,3 +85,19 @@ def import_root(ws: Workspace) -> Path | None:
         except FileExistsError:  # another slot's run made it first
             pass
     return root
+
+
+def record_written(ws: Workspace) -> None:
+    """Phase 2 wrote harness/ as it is now (installed, built or fixed)."""
+    ws.harness_written.parent.mkdir(parents=True, exist_ok=True)
+    ws.harness_written.write_text(json.dumps(hashes(ws), indent=1, sort_keys=True))
+
+
+def hand_edits(ws: Workspace) -> list[str]:
+    """harness/ files changed or added since Phase 2 last wrote them: a person's edits, which a rerun keeps."""
+    try:
+        written = json.loads(ws.harness_written.read_text())
+    except (FileNotFoundError, ValueError):
+        return []
+    prefix = ws.harness.relative_to(ws.root).as_posix() + "/"
+    return sorted(f for f, h in hashes(ws).items() if f.startswith(prefix) and written.get(f) != h)

@@ -11,6 +11,8 @@ nothing that changes between two runs of the same harness, so a replayed phase k
 
 from __future__ import annotations
 
+import hashlib
+import json
 import math
 import shutil
 from pathlib import Path
@@ -51,6 +53,10 @@ class ReferenceCheck(BaseModel):
     @property
     def passed(self) -> bool:
         return not self.problems
+
+    @property
+    def digest(self) -> str:
+        return hashlib.sha256(json.dumps(self.harness, sort_keys=True).encode()).hexdigest()[:16]
 
     def current(self, ws: Workspace) -> bool:
         """Whether it ran against the harness as it is now."""

@@ -76,6 +76,18 @@ class Workspace:
     def reviews(self) -> Path:
         return self.root / "reviews"
 
+    def archive_reviews(self) -> Path | None:
+        """Move an earlier Phase 2 attempt's verdicts to reviews/history/N/, so only this attempt's are read."""
+        earlier = [p for p in self.reviews.iterdir() if p.name != "history"] if self.reviews.is_dir() else []
+        if not earlier:
+            return None
+        history = self.reviews / "history"
+        dest = history / str(1 + max((int(p.name) for p in history.glob("[0-9]*") if p.name.isdigit()), default=0))
+        dest.mkdir(parents=True)
+        for p in earlier:
+            p.rename(dest / p.name)
+        return dest
+
     # phase 3
     @property
     def board_db(self) -> Path:
@@ -135,6 +147,11 @@ class Workspace:
     def harness_seal(self) -> Path:
         """The hashes of harness/ taken when Phase 2 accepted it, checked before every run."""
         return self.private / "harness_seal.json"
+
+    @property
+    def harness_written(self) -> Path:
+        """The hashes of harness/ as Phase 2 last left it: a file that differs was edited by hand since."""
+        return self.private / "harness_written.json"
 
     @property
     def harness_import_root(self) -> Path:

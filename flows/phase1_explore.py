@@ -10,6 +10,7 @@ from alphalab.adapters import load_adapter
 from alphalab.campaign import Campaign
 from alphalab.roles.explorer import ExplorerResult
 from alphalab.workspace import Workspace
+from tasks.common import fresh_unless_present
 from tasks.setup_roles import campaign_key, explore_data
 
 
@@ -17,7 +18,7 @@ from tasks.setup_roles import campaign_key, explore_data
 def phase1_explore(workspace: str, refresh_cache: bool = False) -> ExplorerResult:
     ws = Campaign.load(workspace).workspace
     load_adapter(ws.adapter)  # Phase 0's output must be valid before anything runs on it
-    role = explore_data.with_options(refresh_cache=True) if refresh_cache else explore_data
+    role = fresh_unless_present(explore_data, [ws.plan, ws.learnings, ws.data_report], refresh=refresh_cache)
     result = role(workspace, campaign_key(ws))
     stopped = [] if result.finished else [f"the Explorer stopped before report_to_user ({result.reason})"]
     supervisor_checks.require(1, ws, extra=stopped)

@@ -9,13 +9,14 @@ from __future__ import annotations
 
 from prefect import flow, get_run_logger
 
-from alphalab import harness_seal, supervisor_checks
+from alphalab import harness_seal, progress, supervisor_checks
 from alphalab.adapters import load_adapter
 from alphalab.campaign import Campaign
 from alphalab.errors import PhaseFailed
 from alphalab.roles.builder import BuilderInput
-from alphalab.roles.critic import CriticInput, Review, reference_failed
-from alphalab.roles.tester import TesterInput, TestReport
+from alphalab.roles.critic import CriticInput, Review, reference_failed, save_review
+from alphalab.roles.tester import TesterInput, TestReport, save_report
+from tasks.common import fresh_unless_present
 from tasks.setup_roles import build_harness, campaign_key, check_reference, review_harness, test_harness
 
 
@@ -27,18 +28,27 @@ def phase2_evaluation(workspace: str, refresh_cache: bool = False) -> TestReport
     load_adapter(ws.adapter)
     supervisor_checks.require(1, ws)  # the Builder works from Phase 1's learnings
     key = campaign_key(ws)
+    if keep := harness_seal.hand_edits(ws):
+        kept = (f"keeping harness files edited by hand since Phase 2 last wrote them: {', '.join(keep)} (the trusted "
+                "harness does not replace them; delete one to get it back)")
+        log.warning(f"Phase 2: {kept}")
+        progress.emit(progress.ProgressEvent(phase="phase2", role="builder", detail=kept))
     harness_seal.unseal(ws)  # the Builder is about to change harness/; it is sealed again when the phase passes
-    build, critique, test = (t.with_options(refresh_cache=True) if refresh_cache else t
-                             for t in (build_harness, review_harness, test_harness))
+    ws.archive_reviews()  # an earlier attempt's verdicts must not stand for this one's
+    critique = fresh_unless_present(review_harness, [], refresh=refresh_cache)
     max_rounds = config.phase2.max_rounds
     review: Review | None = None
     for round_ in range(1, max_rounds + 1):
+        build = fresh_unless_present(build_harness, [ws.harness], refresh=refresh_cache)
         build(workspace, key, BuilderInput(round=round_, review=review.markdown() if review else ""))
+        harness_seal.record_written(ws)
         reference = check_reference(workspace, f"round-{round_}")
         if reference.passed:
-            review = critique(workspace, key, CriticInput(round=round_, reference=reference.markdown()))
+            review = critique(workspace, key, CriticInput(round=round_, reference=reference.markdown(),
+                                                          harness=reference.digest))
         else:
             review = reference_failed(ws, round_, reference)
+        save_review(ws, review)
         log.info(f"Phase 2 round {round_}: {'Critic says' if reference.passed else 'reference failed:'} "
                  f"{review.verdict}")
         if review.passed:
@@ -48,9 +58,12 @@ def phase2_evaluation(workspace: str, refresh_cache: bool = False) -> TestReport
             f"Phase 2: the harness did not PASS in {max_rounds} round(s); the last findings "
             f"(reviews/round_{max_rounds:02d}.md):\n" + "\n".join(
                 f"  - {f.file}:{f.line}: {f.issue}" for f in review.findings)
-            + "\nRead the reviews, then rerun the phase: `alphalab rerun-phase 2 --workspace "
-            f"{ws.root}` (raise phase2.max_rounds in its campaign.yaml to give the Builder more rounds)")
-    report = test(workspace, key, TesterInput(reference=reference.markdown()))
+            + "\nRead the reviews (fix harness/ by hand if you like: your edits are kept), then rerun the phase: `alphalab rerun-phase 2 "
+            f"--workspace {ws.root}` (raise phase2.max_rounds in its campaign.yaml to give the Builder more rounds)")
+    test = fresh_unless_present(test_harness, [ws.harness_tests], refresh=refresh_cache)
+    report = test(workspace, key, TesterInput(reference=reference.markdown(), harness=reference.digest))
+    save_report(ws, report)
+    harness_seal.record_written(ws)
     if not report.passed:
         raise PhaseFailed(f"Phase 2: the harness tests are not green ({report.summary}); output in "
                           f"reviews/tests.txt:\n{report.output[-3000:]}")

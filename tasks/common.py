@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from pathlib import Path
+
 from prefect import Task, get_run_logger
 from prefect.cache_policies import INPUTS, TASK_SOURCE
 from prefect.client.schemas.objects import TaskRun
@@ -32,6 +35,18 @@ ROLE_TASK_OPTIONS = dict(
     persist_result=True,
     cache_policy=ROLE_CACHE,
 )
+
+
+def _present(path: Path) -> bool:
+    return path.is_file() or (path.is_dir() and any(path.iterdir()))
+
+
+def fresh_unless_present(task: Task, outputs: Sequence[Path], *, refresh: bool = False) -> Task:
+    """The role task to call: replayed from cache as usual, but run afresh when asked (a rerun) or when something the
+    role wrote is gone, since a cached result would then stand for files the workspace no longer holds."""
+    if refresh or not all(_present(p) for p in outputs):
+        return task.with_options(refresh_cache=True)
+    return task
 
 
 def role_context(workspace: str, phase: str) -> RoleContext:

@@ -159,7 +159,8 @@ WRONG_NAME = {'"rmse": rmse(pred, targets)': '"RMSE": rmse(pred, targets)'}  # a
 
 
 def _write_harness(source, message):
-    return [("write_file", {"path": "harness/evaluate.py", "content": source}), ("report_to_user", {"message": message})]
+    return [("write_file", {"path": "harness/evaluate.py", "content": source}),
+            ("report_to_user", {"message": message})]
 
 
 def _test_evaluate(*first):
@@ -190,7 +191,8 @@ def test_the_builder_gets_the_gate_failure_without_a_critic_and_fixes_it(tmp_pat
     # the Tester saw the result too, and what was sealed is what produced it
     assert "## The reference experiment" in book.used["tester"][0].calls[0][-1].content
     reference = json.loads((ws.reviews / "reference.json").read_text())
-    assert reference["problems"] == [] and reference["results"]["full"]["metrics"]["rmse"] == pytest.approx(1.76777, 1e-5)
+    assert reference["problems"] == []
+    assert reference["results"]["full"]["metrics"]["rmse"] == pytest.approx(1.76777, 1e-5)
     assert ws.harness_seal.is_file()
 
 

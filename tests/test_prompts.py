@@ -74,7 +74,8 @@ def test_the_roles_that_write_or_judge_a_harness_read_the_contract_and_the_gener
     assert "§9 Smoke and full" in contract and "- `{campaign_seed}`: " in contract and "- `metrics` (dict)" in contract
     # alphalab's own prompt: no built-in domain's protocol or wording, beyond the campaign's own line and the names of
     # the adapters it may read
-    generator = "\n".join(line for line in empty["generator"][0][0].splitlines() if "read_reference_adapter" not in line and "Domain:" not in line)
+    generator = "\n".join(line for line in empty["generator"][0][0].splitlines()
+                          if "read_reference_adapter" not in line and "Domain:" not in line)
     assert "walk-forward" not in generator.lower() and "forecast" not in generator.lower()
     assert "kernel" not in generator.lower() and "held out" in generator
 

@@ -39,6 +39,9 @@ class Finding(BaseModel):
 class CriticInput(BaseModel):
     round: int = Field(ge=1)
     reference: str = Field("", description="the reference experiment's run through this harness, as markdown")
+    # part of the role task's cache key: a harness changed since (fixed by hand, say) is reviewed afresh, never
+    # handed the verdict on the one before
+    harness: str = Field("", description="the digest of the harness files under review")
 
 
 class Review(BaseModel):
@@ -127,7 +130,6 @@ def reference_failed(ws: Workspace, round_: int, check: ReferenceCheck) -> Revie
                  summary="The reference experiment did not produce a result the campaign can rank, so the harness "
                          "was not reviewed further this round.",
                  checks=["ran the reference experiment through the smoke and full commands"])
-    save_review(ws, out)
     return out
 
 
@@ -165,6 +167,5 @@ def review(ctx: RoleContext, request: CriticInput) -> Review:
         out = Review(round=request.round, **result.payload)
     else:
         out = _review_baseline(ctx, request, files)
-    save_review(ws, out)
     ctx.log(f"Critic round {request.round}: {out.verdict} ({len(out.findings)} finding(s))")
     return out

@@ -26,6 +26,7 @@ ROLE = "tester"
 
 class TesterInput(BaseModel):
     reference: str = Field("", description="the reference experiment's run through the harness, as markdown")
+    harness: str = Field("", description="the digest of the harness files under test (part of the cache key)")
 
 
 PYTEST_EXIT = {0: "all tests passed", 1: "some tests failed", 2: "interrupted", 3: "internal error",
@@ -86,7 +87,8 @@ def test(ctx: RoleContext, request: TesterInput) -> TestReport:
     adapter = load_adapter(ws.adapter)
     llm = ctx.uses_llm(ROLE)
     if llm:
-        result = run_llm_role(ctx, ROLE, adapter=adapter, prompt=prompt(request), tools=[*general_tools(), report_to_user],
+        result = run_llm_role(ctx, ROLE, adapter=adapter, prompt=prompt(request),
+                              tools=[*general_tools(), report_to_user],
                               label="run")
         report = report_text(result) or f"stopped: {result.reason}"
     elif adapter.manifest.harness:
@@ -94,9 +96,11 @@ def test(ctx: RoleContext, request: TesterInput) -> TestReport:
     else:
         report = "no built-in harness tests to install"
     passed, summary, output = run_harness_tests(ctx)
-    ws.reviews.mkdir(parents=True, exist_ok=True)
-    (ws.reviews / "tests.txt").write_text(output)
-    out = TestReport(passed=passed, summary=summary, output=output, report=report, baseline=not llm)
-    (ws.reviews / TESTS_RESULT).write_text(out.model_dump_json(indent=2, exclude={"output"}))
     ctx.log(f"harness tests: {summary}")
-    return out
+    return TestReport(passed=passed, summary=summary, output=output, report=report, baseline=not llm)
+
+
+def save_report(ws: Workspace, report: TestReport) -> None:
+    ws.reviews.mkdir(parents=True, exist_ok=True)
+    (ws.reviews / "tests.txt").write_text(report.output)
+    (ws.reviews / TESTS_RESULT).write_text(report.model_dump_json(indent=2, exclude={"output"}))

@@ -14,7 +14,7 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 
 from alphalab.adapters import builtin_adapter_names, has_adapter
-from alphalab.config import CampaignConfig
+from alphalab.config import ROLES, CampaignConfig
 from alphalab.csv_check import check_csv
 from alphalab.errors import ConfigError
 from alphalab.workspace import Workspace
@@ -49,11 +49,34 @@ def generator_problems(config_path: Path, config: CampaignConfig, workspace: Pat
             "has no model: set `models.roles.generator` or `models.default` to a provider other than baseline"]
 
 
+def key_problems(config_path: Path, config: CampaignConfig, workspace: Path) -> list[str]:
+    """Every API key the campaign's roles will need is set: a missing one would otherwise stop the campaign at its
+    first model call, phases in. Roles that will not run here are left out: the generator of a built-in domain (or
+    of an adapter to resume), the customizer of a free-text one, the reporter (no model)."""
+    builtin = config.domain in builtin_adapter_names()
+    skip = {"reporter", "customizer" if not builtin else "generator"}
+    if has_adapter(Workspace(workspace)):
+        skip |= {"customizer", "generator"}
+    missing: dict[tuple[str, str, str], list[str]] = {}
+    for role in ROLES:
+        settings = config.models.for_role(role)
+        if role in skip or settings.provider in ("baseline", "scripted"):
+            continue
+        env = settings.default_key_env()
+        if env and not os.environ.get(env):
+            field = f"models.roles.{role}" if role in config.models.roles else "models.default"
+            missing.setdefault((field, f"{settings.provider} model {settings.model}", env), []).append(role)
+    return [f"{config_path}: field `{field}`: the {model} needs its API key (the {', '.join(roles)} "
+            f"use{'s' if len(roles) == 1 else ''} it): set the "
+            f"environment variable {env}" for (field, model, env), roles in missing.items()]
+
+
 def check_inputs(config_path: str | Path, config: CampaignConfig, workspace: str | Path,
                  data_checks: Mapping[str, DataCheck]) -> None:
     """Raise one ConfigError listing every problem found, or return when there is none."""
     config_path, workspace = Path(config_path), Path(workspace)
-    problems = workspace_problems(workspace) + generator_problems(config_path, config, workspace)
+    problems = (workspace_problems(workspace) + generator_problems(config_path, config, workspace)
+                + key_problems(config_path, config, workspace))
     if (check := data_checks.get(config.domain)) is not None:
         problems += check(config.data_path)
     elif config.domain not in builtin_adapter_names():

@@ -49,6 +49,12 @@ def config(tmp_path: Path, data: Path, domain: str = "time_series", extra: str =
     return path
 
 
+@pytest.fixture(autouse=True)
+def openai_key(monkeypatch):
+    """The generator's key, for the configs that give it an OpenAI model (no request is ever sent)."""
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-never-sent")
+
+
 @pytest.fixture
 def no_prefect(monkeypatch):
     """Stands in for the campaign flow: a check that let a bad input through would start it."""
@@ -186,6 +192,18 @@ def test_a_free_text_domain_without_a_generator_model_stops_the_run(tmp_path, ca
     run_fails(tmp_path, capsys, no_prefect, cfg,
               f"{cfg}: field `models`: domain 'churn prediction for a telco' is not a built-in adapter",
               "set `models.roles.generator` or `models.default`")
+
+
+def test_a_role_whose_api_key_is_not_set_stops_the_run(tmp_path, capsys, no_prefect, monkeypatch):
+    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
+    models = ("models:\n  default: {provider: openai, model: gpt-5.2}\n  roles:\n"
+              "    worker: {provider: anthropic, model: claude-sonnet-4-5, api_key_env: TEAM_CLAUDE_KEY}\n")
+    cfg = config(tmp_path, dataset(tmp_path / "data"), extra=models)
+    run_fails(tmp_path, capsys, no_prefect, cfg,
+              f"{cfg}: field `models.default`: the openai model gpt-5.2 needs its API key (the customizer, explorer, "
+              "builder, critic, tester, strategist, supervisor use it): set the environment variable OPENAI_API_KEY",
+              f"{cfg}: field `models.roles.worker`: the anthropic model claude-sonnet-4-5 needs its API key (the "
+              "worker uses it): set the environment variable TEAM_CLAUDE_KEY")
 
 
 def passes(cfg: Path, workspace: Path) -> None:

@@ -84,7 +84,8 @@ def check_reference(workspace: str, label: str) -> ReferenceCheck:
     progress.emit(progress.ProgressEvent(phase="phase2", role="reference", detail="smoke and full runs"))
     out = reference_check.check(campaign)
     reference_check.save(campaign.workspace, out)
-    verdict = "passed" if out.passed else "FAILED: " + "; ".join(out.problems)
+    verdict = (f"passed: full {out.primary}={out.results['full'].metrics[out.primary]:.6g}" if out.passed
+               else "FAILED: " + "; ".join(out.problems))
     get_run_logger().info(f"reference experiment ({label}): {verdict}")
     progress.emit(progress.ProgressEvent(phase="phase2", role="reference", detail=verdict[:200]))
     return out

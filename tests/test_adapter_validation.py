@@ -149,20 +149,58 @@ def test_an_exploration_script_that_does_not_compile(tiny):
     assert _problems(tiny) == ["explore.py:2: Python syntax error: '(' was never closed"]
 
 
-def test_alphalab_run_reports_an_invalid_adapter_in_one_error_line_before_anything_is_written(tmp_path, monkeypatch,
-                                                                                            capsys):
+def _append(name: str, text: str):
+    def plant(root: Path) -> None:
+        (root / name).write_text((root / name).read_text() + text)
+    return plant
+
+
+def _command(**experiment):
+    return lambda root: _edit_manifest(root, **experiment)
+
+
+def _harness(name: str):
+    def plant(root: Path) -> None:
+        manifest = yaml.safe_load((root / "manifest.yaml").read_text())
+        manifest["harness"] = name
+        (root / "manifest.yaml").write_text(yaml.safe_dump(manifest))
+    return plant
+
+
+RUN = "{python} -P -m harness.evaluate --experiment {exp_dir} --mode {mode} --sandbox {sandbox} --network {network}"
+# each validation gap of a free-text domain's adapter, planted in the tiny adapter installed as a built-in one
+GAPS = {
+    "unknown placeholder": (_command(smoke_command=RUN + " --out {results}"), "unknown placeholders ['results']"),
+    "shell syntax": (_command(full_command="cd {workspace} && " + RUN.removeprefix("{python} -P ")),
+                     "must be a single command without shell syntax"),
+    "the experiment's own script": (_command(full_command=RUN.replace("harness.evaluate", "harness.strategy")),
+                                    "named like the experiment's own strategy.py"),
+    "another domain's harness": (_harness("forecasting"), "harness 'forecasting' is not a built-in harness under"),
+    "undefined template variable": (_append("phase3_worker.md", "{{ manifest.metric_name }}\n"),
+                                    "phase3_worker.md:5: fails to render with example values"),
+    "exploration script": (lambda root: (root / "explore.py").write_text("print(\n"),
+                           "explore.py:1: Python syntax error"),
+    "experiment template Jinja": (_append("template/strategy.py.j2", "{% if params.window %}\n"),
+                                  "template/strategy.py.j2:7: template syntax error: Unexpected end of template"),
+    "experiment template Python": (_append("template/strategy.py.j2", "def broken(:\n"),
+                                   "the rendered strategy.py has a Python syntax error at line 7"),
+}
+
+
+@pytest.mark.parametrize("gap", GAPS)
+def test_alphalab_run_stops_on_each_adapter_mistake_before_anything_is_written(tmp_path, monkeypatch, capsys, gap):
     from cli.main import main
 
     use_fixture_library(monkeypatch)
     library = tmp_path / "library"
-    broken = _copy(TINY_ADAPTER, library)
-    broken.rename(library / "tiny")
-    (library / "tiny" / "explore.py").write_text("print(\n")
+    _copy(TINY_ADAPTER, library).rename(library / "tiny")
+    plant, message = GAPS[gap]
+    plant(library / "tiny")
     monkeypatch.setenv("ALPHALAB_ADAPTERS_DIR", str(library))
     config = write_config(tmp_path)
     assert main(["run", str(config)]) == 2
     out = capsys.readouterr()
     assert [line for line in out.err.splitlines() if line.startswith("error:")] == [
         f"error: {library / 'tiny'}: 1 problem(s):"]
-    assert "explore.py:1: Python syntax error" in out.err and "Traceback" not in out.err + out.out
+    assert message in out.err and "Traceback" not in out.err + out.out
     assert not (tmp_path / "ws").exists()

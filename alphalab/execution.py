@@ -12,6 +12,7 @@ A runner starts a job and reports its end through a callback, so the Dispatcher 
 Crash recovery: a local job writes its process-group id to `run.pid` and carries `ALPHALAB_JOB=<id>:<attempt>` in its
 environment; after a crash of the campaign, `recover` kills a surviving group (checking that marker first, so a
 recycled pid is never hit) and the Dispatcher re-queues the run unless the harness had already recorded its result.
+Cancel kills the same group; the harness's reaper (alphalab/reaper.py) then kills and sweeps what left the group.
 """
 
 from __future__ import annotations
@@ -37,7 +38,14 @@ from alphalab.sandbox import python_path, run_command
 from alphalab.workspace import Workspace
 
 JOB_MARKER = "ALPHALAB_JOB"
+# how long a cancel keeps looking for a job's process group that is not recorded yet (a job starting up)
+_CANCEL_WINDOW_S = 10.0
 _ERROR_LINE = re.compile(r"\b([A-Z][A-Za-z]*(?:Error|Exception|Interrupt))\b")
+
+
+def job_marker(exp_id: str, attempt: int, mode: str) -> str:
+    """The `ALPHALAB_JOB` value of a run's processes."""
+    return f"{exp_id}:smoke" if mode == "smoke" else f"{exp_id}:{attempt}"
 
 
 class RunRequest(BaseModel):
@@ -59,7 +67,7 @@ class RunRequest(BaseModel):
 
     @property
     def marker(self) -> str:
-        return f"{self.exp_id}:smoke" if self.mode == "smoke" else f"{self.exp_id}:{self.attempt}"
+        return job_marker(self.exp_id, self.attempt, self.mode)
 
     @property
     def result_file(self) -> Path:
@@ -199,6 +207,13 @@ def kill_marked_group(pid_file: Path, marker: str) -> bool:
     return True
 
 
+def stop_job(workspace: str | Path, exp_id: str, attempt: int, mode: str) -> bool:
+    """Kill what is left of a run on this machine, from its parameters alone (the flow's cancel and crash hooks
+    have no RunRequest). True when something was killed."""
+    return kill_marked_group(Workspace(Path(workspace)).experiment(exp_id) / pid_name(mode),
+                             job_marker(exp_id, attempt, mode))
+
+
 def recording_pid(command: str, pid_file: Path) -> str:
     """`command` for bash, writing its process-group id to `pid_file` first (run in a new session, the shell leads
     its group, and `exec` keeps that pid), so a crashed campaign's leftover can be found and killed."""
@@ -278,8 +293,17 @@ class LocalRunner:
     def cancel(self, job_id: str) -> None:
         with self._lock:
             request = self._jobs.get(job_id)
-        if request is not None:
-            kill_marked_group(request.pid_file, request.marker)
+        if request is None:
+            return
+        # A job just submitted may not have recorded its process group yet (or still be checking the seal): keep
+        # trying until the kill lands or the job ends. The group kill reaches the harness's whole group at once,
+        # and the reaper above it then sweeps what left the group (setsid, double fork).
+        deadline = time.monotonic() + _CANCEL_WINDOW_S
+        while not kill_marked_group(request.pid_file, request.marker) and time.monotonic() < deadline:
+            with self._lock:
+                if job_id not in self._jobs:
+                    return
+            time.sleep(0.02)
 
     def recover(self, request: RunRequest, job_id: str | None, on_done: OnDone) -> str | None:
         # the job's output pipe and waiting thread died with the campaign: stop what is left, the run starts over

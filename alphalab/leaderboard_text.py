@@ -4,6 +4,9 @@ gains are read against (the noise floor and the domain's trivial baseline) and w
 
 from __future__ import annotations
 
+import math
+from collections.abc import Iterable
+
 from alphalab.campaign import Campaign
 from alphalab.phase3.noise_runs import describe
 
@@ -12,6 +15,37 @@ LATEST_ENTRIES = 3
 LEGEND = ("labels: provisional = one run; confirmed = its fresh-seed re-runs beat the previous confirmed best (or "
           "the noise floor's reference runs) by a one-sided t-test at alpha {alpha}; within noise = better on "
           "average, not distinguishable from noise; refuted = the re-runs do not reproduce a gain")
+
+
+def sig(value: float, digits: int = 4) -> float:
+    """`value` rounded to `digits` significant digits, still a number (tables sort and compare it)."""
+    if value == 0 or not math.isfinite(value):
+        return value
+    return float(f"{value:.{digits}g}")
+
+
+def digits_to_tell_apart(values: Iterable[float], fewest: int = 4, most: int = 6) -> int:
+    """The fewest significant digits, from `fewest` up to `most`, at which values that differ still differ once
+    rounded: a leaderboard must not show two rows as tied that are not."""
+    distinct = set(values)
+    for digits in range(fewest, most):
+        if len({sig(v, digits) for v in distinct}) == len(distinct):
+            return digits
+    return most
+
+
+def short_id(exp_id: str) -> str:
+    """`e007` for `e007-patchtst-context-96`: the board's sequence number is unique, the slug repeats the name."""
+    return exp_id.split("-", 1)[0]
+
+
+def shorten(text: str, limit: int) -> str:
+    """At most `limit` characters, cut between words (a number is never cut in half)."""
+    text = " ".join(text.split())
+    if len(text) <= limit:
+        return text
+    cut = text[: limit - 1].rsplit(" ", 1)[0] if " " in text[: limit - 1] else text[: limit - 1]
+    return cut.rstrip(" ,;:-") + "…"
 
 
 def noise_line(campaign: Campaign) -> str:

@@ -10,6 +10,7 @@ import importlib
 import os
 import sys
 
+from alphalab import watchdog
 from alphalab.errors import AlphalabError
 
 _COMMANDS = ("doctor", "agent", "run", "operator", "demo", "compare", "baseline")
@@ -41,6 +42,9 @@ def main(argv: list[str] | None = None) -> int:
     if not getattr(args, "func", None):
         parser.print_help()
         return 0
+    # a command may start Prefect's ephemeral API server, harness runs and agent shells: none of them may outlive
+    # it, even when it is killed with SIGKILL and can clean up nothing itself
+    watchdog.guard()
     try:
         return int(args.func(args) or 0)
     except AlphalabError as e:

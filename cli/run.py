@@ -1,8 +1,9 @@
 """`alphalab run CONFIG` starts a campaign; `alphalab rerun-phase N --workspace DIR` reruns one phase from disk.
 
 Both run the Prefect flows in this process: on an ephemeral Prefect API by default, or on the server at
-PREFECT_API_URL when it is set (the runs then show in its UI). Progress lines ("phase N | role | step k | $cost")
-go to stdout while it runs.
+PREFECT_API_URL when it is set (the runs then show in its UI). Progress goes to stdout while it runs: on a terminal a
+live view (the progress lines scroll above a panel of board counts, best so far, spend and slots), otherwise plain
+lines ("phase N | role | step k | $cost").
 """
 
 from __future__ import annotations
@@ -70,7 +71,7 @@ def start_campaign(config: str | Path, workspace: str | Path | None = None, *, s
     print(f"starting the campaign on {_where()}", flush=True)
     from flows.campaign import campaign
 
-    with progress.subscribed(progress.TerminalReporter()):
+    with progress.reporter_for(workspace or cfg.workspace_dir()) as reporter, progress.subscribed(reporter):
         summary = campaign(config=str(Path(config).resolve()),
                            workspace=str(Path(workspace).resolve()) if workspace else None, stop_after=stop_after)
     print(f"workspace: {summary.workspace}")
@@ -99,7 +100,7 @@ def _rerun(args: argparse.Namespace) -> int:
     flow = phase_flow(args.phase)
     # a rerun recomputes: the role tasks' cache would otherwise replay the previous (failed) answers
     kwargs = {"refresh_cache": True} if "refresh_cache" in flow.parameters.properties else {}
-    with progress.subscribed(progress.TerminalReporter()):
+    with progress.reporter_for(workspace) as reporter, progress.subscribed(reporter):
         flow(workspace=workspace, **kwargs)
     print(f"phase {args.phase} done in {workspace}")
     return 0

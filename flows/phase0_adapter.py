@@ -9,10 +9,12 @@ from prefect import flow, get_run_logger
 from alphalab import adapters, supervisor_checks
 from alphalab.adapters import ResolvedAdapter
 from alphalab.campaign import Campaign
+from flows.campaign_runs import on_phase_failure, run_name
 from tasks.setup_roles import campaign_key, customize_adapter, generate_adapter
 
 
-@flow(name="phase0-adapter")
+@flow(name="phase0-adapter", flow_run_name=run_name("phase 0"),
+      on_failure=[on_phase_failure(0)])
 def phase0_adapter(workspace: str, refresh_cache: bool = False) -> ResolvedAdapter:
     campaign = Campaign.load(workspace)
     config, ws = campaign.config, campaign.workspace

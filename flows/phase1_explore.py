@@ -10,11 +10,13 @@ from alphalab.adapters import load_adapter
 from alphalab.campaign import Campaign
 from alphalab.roles.explorer import ExplorerResult
 from alphalab.workspace import Workspace
+from flows.campaign_runs import on_phase_failure, run_name
 from tasks.common import fresh_unless_present
 from tasks.setup_roles import campaign_key, explore_data
 
 
-@flow(name="phase1-explore")
+@flow(name="phase1-explore", flow_run_name=run_name("phase 1"),
+      on_failure=[on_phase_failure(1)])
 def phase1_explore(workspace: str, refresh_cache: bool = False) -> ExplorerResult:
     ws = Campaign.load(workspace).workspace
     load_adapter(ws.adapter)  # Phase 0's output must be valid before anything runs on it

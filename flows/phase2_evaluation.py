@@ -16,11 +16,13 @@ from alphalab.errors import PhaseFailed
 from alphalab.roles.builder import BuilderInput
 from alphalab.roles.critic import CriticInput, Review, reference_failed, save_review
 from alphalab.roles.tester import TesterInput, TestReport, save_report
+from flows.campaign_runs import on_phase_failure, run_name
 from tasks.common import fresh_unless_present
 from tasks.setup_roles import build_harness, campaign_key, check_reference, review_harness, test_harness
 
 
-@flow(name="phase2-evaluation")
+@flow(name="phase2-evaluation", flow_run_name=run_name("phase 2"),
+      on_failure=[on_phase_failure(2)])
 def phase2_evaluation(workspace: str, refresh_cache: bool = False) -> TestReport:
     campaign = Campaign.load(workspace)
     config, ws = campaign.config, campaign.workspace

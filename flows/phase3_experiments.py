@@ -28,6 +28,8 @@ from alphalab.operator import FLOW_RUN_META, OPERATOR_KEY_PREFIX
 from alphalab.phase3.contracts import InboxItem, Phase3Summary
 from alphalab.phase3.dispatcher import Dispatcher
 from alphalab.progress import ProgressEvent
+from flows.campaign_runs import on_phase_failure, run_name
+from tasks import events
 from tasks.artifacts import Phase3Artifacts
 from tasks.experiment_roles import prefect_roles
 
@@ -79,7 +81,8 @@ def _reporting(campaign: Campaign, ledger: UsageLedger, log: Callable[[str], Non
     return report
 
 
-@flow(name="phase3-experiments", log_prints=True)
+@flow(name="phase3-experiments", flow_run_name=run_name("phase 3"),
+      on_failure=[on_phase_failure(3)], log_prints=True)
 def phase3_experiments(workspace: str) -> Phase3Summary:
     campaign = Campaign.load(workspace)
     config, ws = campaign.config, campaign.workspace
@@ -97,6 +100,7 @@ def phase3_experiments(workspace: str) -> Phase3Summary:
     )
     summary = dispatcher.run()
     artifacts.publish(force=True)
+    events.phase3_stopped(config.name, summary)
     report(f"phase 3 stopped ({summary.stop_reason}): {summary.analyzed} analyzed, best {summary.best_id} "
            f"= {summary.best_value}")
     if dispatcher.provider_error is not None:

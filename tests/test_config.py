@@ -1,3 +1,4 @@
+import importlib.metadata
 import json
 import textwrap
 from pathlib import Path
@@ -69,7 +70,7 @@ def test_workspace_is_idempotent_git_repo_with_versions(tmp_path):
     cfg, ws = campaign.config, campaign.workspace
     meta = json.loads(ws.meta.read_text())
     assert meta["config_hash"] == cfg.config_hash()
-    assert meta["versions"]["prefect"] == "3.8.8"
+    assert meta["versions"]["prefect"] == importlib.metadata.version("prefect")
     assert (ws.root / ".git").is_dir()
     log1 = ws.git("log", "--oneline").stdout
     campaign = Campaign.open(path)  # second open changes nothing in history

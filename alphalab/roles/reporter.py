@@ -9,7 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from alphalab.campaign import Campaign
-from alphalab.leaderboard_text import noise_line
+from alphalab.leaderboard_text import digits_to_tell_apart, noise_line, sig
 from alphalab.phase3.contracts import MilestoneOutcome
 from alphalab.ranking import RunningPoint, running_best, since_best
 from alphalab.roles.base import RoleContext
@@ -23,6 +23,7 @@ def plot_convergence(points: list[RunningPoint], metric: str, path: Path) -> Non
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    from matplotlib.ticker import MaxNLocator
 
     fig, ax = plt.subplots(figsize=(7, 4))
     scored = [p for p in points if p.value is not None]
@@ -30,6 +31,7 @@ def plot_convergence(points: list[RunningPoint], metric: str, path: Path) -> Non
     best = [p for p in points if p.best is not None]
     if best:
         ax.step([p.number for p in best], [p.best for p in best], where="post", color="C3", label="running best")
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))  # experiments are counted, never fractional
     ax.set_xlabel("experiment number (analyzed order)")
     ax.set_ylabel(metric)
     ax.set_title("convergence")
@@ -95,8 +97,10 @@ def write_milestone(ctx: RoleContext, number: int) -> MilestoneOutcome:
     lines.append(f"- {noise_line(ctx)}")
     lines += ["", "## Convergence", f"![convergence]({PLOT})", "", "| experiment | value | running best |",
               "| --- | --- | --- |"]
-    lines += [f"| {p.number} | {'-' if p.value is None else f'{p.value:.6g}'} | "
-              f"{'-' if p.best is None else f'{p.best:.6g}'} |" for p in points[-15:]]
+    shown = points[-15:]
+    digits = digits_to_tell_apart(v for p in shown for v in (p.value, p.best) if v is not None)
+    lines += [f"| {p.number} | {'-' if p.value is None else sig(p.value, digits)} | "
+              f"{'-' if p.best is None else sig(p.best, digits)} |" for p in shown]
     lines += ["", "## Flagged experiments"] + ([f"- {f}" for f in flagged(ctx)] or ["- none"])
     lines += ["", "## Recommendations"] + [f"- {r}" for r in recommendations(ctx, points)]
     markdown = "\n".join(lines) + "\n"

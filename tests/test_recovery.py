@@ -3,13 +3,16 @@ the same campaign run again after fixing a file by hand. On the session's Prefec
 
 from __future__ import annotations
 
+import shutil
+
 import pytest
 
 from alphalab import harness_seal
 from alphalab.workspace import Workspace
 from cli.main import main
-from fixtures.pipeline_helpers import ScriptBook, use_fixture_library, write_config
+from fixtures.pipeline_helpers import TINY_ADAPTER, ScriptBook, use_fixture_library, write_config
 from test_campaign import BUILD, FINDING, TESTS, _review, terminal  # noqa: F401 (fixture)
+from tests.fakes.llm_server import llm_server  # noqa: F401 (fixture)
 
 pytestmark = pytest.mark.usefixtures("prefect_harness")
 
@@ -82,3 +85,43 @@ def test_a_deleted_output_runs_its_role_again_instead_of_replaying_the_cache(tmp
     ws.learnings.unlink()
     assert campaign(str(config), stop_after=1).phases_done == [0, 1]
     assert ws.learnings.is_file()
+
+
+def test_phase0_run_again_after_fixing_the_generated_adapter_by_hand(tmp_path, monkeypatch):
+    from alphalab.errors import AdapterError
+    from alphalab.roles.generator import MAX_ATTEMPTS
+    from flows.campaign import campaign
+
+    use_fixture_library(monkeypatch)
+    config = write_config(tmp_path, domain="forecast a tiny sensor", llm_roles=("generator",))
+    book = ScriptBook()
+    for _ in range(MAX_ATTEMPTS):  # a generator that never writes a manifest
+        book.add("generator", [("write_adapter_file", {"file": "domain_knowledge.md", "content": "facts"}),
+                               ("report_to_user", {"message": "done"})])
+    book.install(monkeypatch)
+    with pytest.raises(AdapterError):
+        campaign(str(config), stop_after=0)
+    ws = Workspace(tmp_path / "ws")
+    shutil.copytree(TINY_ADAPTER, ws.adapter, dirs_exist_ok=True)  # the user writes the adapter by hand
+    assert campaign(str(config), stop_after=0).phases_done == [0]
+    assert len(book.used["generator"]) == MAX_ATTEMPTS  # resumed from disk: no generator call spent on it
+
+
+def test_rerun_phase_3_after_fixing_the_key_a_provider_refused(tmp_path, llm_server):  # noqa: F811
+    from alphalab.campaign import Campaign
+    from fixtures.phase3.helpers import make_workspace
+    from flows.phase3_experiments import phase3_experiments
+    from tests.fakes.llm_server import error_reply
+    from tests.fakes.role_player import RolePlayer
+
+    strategist = llm_server.settings_for("openai-compatible").model_dump(mode="json", exclude_none=True)
+    _, ws = make_workspace(tmp_path, models={"roles": {"strategist": strategist}}, budgets={"experiments": 2})
+    ws.learnings.write_text("- a synthetic loss over x and kind\n")  # Phase 1's, which the Strategist reads
+    llm_server.enqueue(error_reply(401, "Incorrect API key provided"))
+    assert phase3_experiments(str(ws.root), return_state=True).is_failed()
+    assert Campaign.load(ws.root).board.select() == []
+
+    llm_server.respond_with(RolePlayer(ws.root))  # the key is fixed: the provider answers
+    assert main(["rerun-phase", "3", "--workspace", str(ws.root)]) == 0
+    env = Campaign.load(ws.root)
+    assert len(env.board.select("analyzed", "done", kind="experiment")) >= 2 and env.board.best(env.metric)

@@ -102,7 +102,7 @@ def _plant_shadow_runner(exp: Path) -> None:
 
 def _pristine(ws: Workspace, problem: str, settings: EvalSettings) -> Baseline:
     """The baseline as the pristine reference process measured and cached it, before any attack ran."""
-    return reference_fn(find_problem(problem), settings, ws, timeout_s=600)(settings.correctness_seeds()[:1])[0]
+    return reference_fn(find_problem(problem), ws, timeout_s=600)(settings, settings.correctness_seeds()[:1])[0]
 
 
 def _evaluate_all(ws: Workspace, cases: dict[str, tuple[Path, str, dict]]) -> dict[str, RunResult]:

@@ -247,7 +247,7 @@ def test_a_large_speedup_is_reverified_with_new_inputs_and_more_trials(tmp_path)
 
 def _verdict(session: LocalJudge, claimed: KernelReport, outputs: dict) -> KernelReport:
     return judge_solution(session.problem, ROWSCALE, session.settings,
-                          reference=lambda seeds: (session.baseline, session.reference.outputs(seeds)),
+                          reference=lambda _settings, seeds: (session.baseline, session.reference.outputs(seeds)),
                           run_solution=lambda settings, ops, below_ms: (claimed, outputs))
 
 
@@ -293,7 +293,7 @@ def test_every_problem_passes_with_a_copy_of_its_reference(problem, tmp_path):
     copy = _write(tmp_path, "copy.py", ref.path.read_text() + "\n\nModelNew = Model\n")
     session = LocalJudge(ref, _settings(trials=2, warmup=1))
     inputs = session.reference.inputs(0)
-    assert any(isinstance(v, torch.Tensor) and v.is_floating_point() and v.abs().sum() > 0 for v in inputs)
+    assert any(isinstance(v, torch.Tensor) and v.numel() and v.abs().sum() > 0 for v in inputs)
     report = session.evaluate(copy, trusted=True)
     assert report.accepted, report.reason
     # and untrusted, the same copy is the reference's own work in PyTorch

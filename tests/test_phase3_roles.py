@@ -38,11 +38,11 @@ def _ctx(env):
     return RoleContext(env.config, env.workspace, log=lambda line: None, phase="phase3")
 
 
-def _finish(env, exp_id, loss):
+def _finish(env, exp_id, loss, **others):
     b = env.board
     for s in ("implemented", "checked", "queued", "running"):
         b.transition(exp_id, s)
-    b.transition(exp_id, "finished", metrics={"loss": loss}, eval_mode="full")
+    b.transition(exp_id, "finished", metrics={"loss": loss, **others}, eval_mode="full")
     b.transition(exp_id, "analyzed")
 
 
@@ -240,11 +240,13 @@ def test_baseline_supervisor_commits_the_most_frequent_error(env):
 def test_reporter_writes_overview_and_convergence_plot(env):
     for i, loss in enumerate((0.5, 0.3, 0.4, 0.1)):
         e = env.board.add(f"r{i}", {"params": {"x": i / 10}})
-        _finish(env, e.id, loss)
+        _finish(env, e.id, loss, wall=2.0 + i / 3)
     out = reporter.write_milestone(_ctx(env), 1)
     assert out.plot.read_bytes()[:4] == b"\x89PNG"
     text = out.overview.read_text()
     assert "e004-r3: loss = 0.1 over 1 run(s), spread 0 (provisional)" in text
+    # what the harness measured beside the ranked metric is shown, rounded, for comparison
+    assert "- its other metrics (not ranked): wall = 3.0\n" in text
     assert "| 3 | 0.4 | 0.3 |" in text and "the best result is not confirmed (provisional)" in text
 
 

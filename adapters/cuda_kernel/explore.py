@@ -2,9 +2,9 @@
 
     python explore.py DATA WORKSPACE     (how the baseline Explorer calls it)
 
-Problems come from the adapter's `options.problems_dir`, else DATA when it is a folder of KernelBench-format files,
-else the built-in set. Each reference runs on PyTorch's meta device (shapes only, no data, no GPU): FLOPs are counted
-there, bytes are inputs + outputs + parameters, and the arithmetic intensity (FLOP/byte) says whether a kernel is
+Problems come from the adapter's `options.problems_dir`, else DATA when it is a folder of problems (KernelBench or
+robust-kbench format), else the built-in set. Each reference runs on PyTorch's meta device (shapes only, no data, no
+GPU): FLOPs are counted there, bytes are inputs + outputs + parameters, and the arithmetic intensity (FLOP/byte) says whether a kernel is
 memory-bound (most of these) or compute-bound (GEMMs, convolutions). Writes WS/data_report/problems.{md,json}.
 """
 
@@ -20,7 +20,8 @@ from torch.utils.flop_counter import FlopCounterMode
 
 from alphalab.workspace import Workspace
 from harnesses.kernels.evaluate import problems_dir
-from harnesses.kernels.problem import BUILTIN_PROBLEMS, ProblemRef, list_problems, load_module
+from harnesses.kernels.problem import ProblemRef, list_problems
+from harnesses.kernels.workload import Workload
 
 # H100 SXM: about 3.35 TB/s of HBM3 and about 67 TFLOP/s of non-tensor-core fp32
 RIDGE_FLOP_PER_BYTE = 67e12 / 3.35e12
@@ -50,10 +51,12 @@ def _nbytes(values) -> int:
 
 
 def inspect_problem(ref: ProblemRef) -> ProblemStats:
-    module = load_module(ref.path)
+    workload = Workload(ref, small=False)
+    module = workload.module
     with torch.device("meta"):
-        model = module.Model(*module.get_init_inputs())
-        inputs = module.get_inputs()
+        args, kwargs = workload.init_args()
+        model = module.Model(*args, **kwargs)
+        inputs = module.get_inputs(**workload.input_kwargs)
         counter = FlopCounterMode(display=False)
         with counter, torch.no_grad():
             out = model(*inputs)
@@ -68,15 +71,6 @@ def inspect_problem(ref: ProblemRef) -> ProblemStats:
                         inputs=_describe(inputs), outputs=_describe(out), params=params, flops=flops,
                         bytes=total_bytes, intensity=round(intensity, 3),
                         bound="compute" if intensity > RIDGE_FLOP_PER_BYTE else "memory")
-
-
-def resolve_problems(data: Path, workspace: Workspace) -> Path:
-    configured = problems_dir(workspace, None)
-    if configured != BUILTIN_PROBLEMS:
-        return configured
-    if data.is_dir() and any(data.rglob("*.py")):
-        return data
-    return BUILTIN_PROBLEMS
 
 
 def table(stats: list[ProblemStats]) -> str:
@@ -94,7 +88,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("workspace", type=Path)
     args = parser.parse_args(argv)
     ws = Workspace(args.workspace)
-    folder = resolve_problems(args.data, ws)
+    folder = problems_dir(ws, None, args.data)
     stats = [inspect_problem(ref) for ref in list_problems(folder)]
     ws.data_report.mkdir(parents=True, exist_ok=True)
     text = (f"# Problem inventory\n\nProblems: `{folder}` ({len(stats)}). Shapes are the timed (GPU) sizes; "

@@ -94,6 +94,12 @@ def write_milestone(ctx: RoleContext, number: int) -> MilestoneOutcome:
     else:
         lines.append(f"- {best.id}: {metric.name} = {best.value:.6g} over {best.n} run(s), spread {best.spread:.3g} "
                      f"({best.verification}) -- {best.name}")
+        # what the harness measured beside the ranked metric (another suite's protocol, say), for comparison only
+        recorded = ctx.board.get(best.id).metrics
+        others = [f"{m.name} = {sig(recorded[m.name])}" for m in ctx.manifest.metrics
+                  if not m.primary and m.name in recorded]
+        if others:
+            lines.append(f"- its other metrics (not ranked): {', '.join(others)}")
     lines.append(f"- {noise_line(ctx)}")
     lines += ["", "## Convergence", f"![convergence]({PLOT})", "", "| experiment | value | running best |",
               "| --- | --- | --- |"]

@@ -2,10 +2,14 @@
 
     python -P -m harnesses.kernels.evaluate --experiment EXP_DIR --workspace WS --mode smoke|full [--seed N]
         [--problem NAME] [--device cpu|cuda] [--problems-dir DIR] [--sandbox auto|none|bwrap] [--network on|off]
+        [--data DIR] [--options JSON]
 
-The experiment folder holds `solution.py` (a `ModelNew`) and names its problem in `problem.txt` (one line), unless
-`--problem` is given or `spec.json` carries `{"params": {"problem": ...}}`. Problems come from `--problems-dir`, else
-the workspace adapter's `options.problems_dir`, else the built-in set.
+The experiment folder holds `solution.py` (a `ModelNew`; for a robust-kbench task, `solution.cu` exporting
+`forward` will do) and names its problem in `problem.txt` (one line), unless `--problem` is given or `spec.json`
+carries `{"params": {"problem": ...}}`. Problems, in KernelBench's or robust-kbench's format (problem.py), come from
+`--problems-dir`, else the workspace adapter's `options.problems_dir`, else the campaign's data path when it holds
+problems, else the built-in set. The campaign's `domain_options.protocols` (comma-separated: kernelbench,
+robust-kbench) names the suites' protocols to time beside ours; the leaderboard ranks on ours.
 
 Three processes, and what each computes:
 - this one (trusted; never imports the solution): the static check, the comparison of the solution's outputs with
@@ -38,13 +42,14 @@ from alphalab.sandbox import CommandResult, SandboxConfig, run_command
 from alphalab.workspace import Workspace
 from harnesses.base import EvaluationFailure, HarnessArgs, clear_result, harness_main, record, run_experiment_process
 from harnesses.kernels.judge import Outputs, ReferenceFn, SolutionFn, judge_solution
-from harnesses.kernels.problem import BUILTIN_PROBLEMS, ProblemRef, find_problem
+from harnesses.kernels.problem import BUILTIN_PROBLEMS, ProblemRef, find_problem, resolve_problem_set
 from harnesses.kernels.reference import BASELINE_FILE
 from harnesses.kernels.runner import REPORT_FILE
-from harnesses.kernels.settings import Baseline, EvalSettings, KernelReport
+from harnesses.kernels.settings import PROTOCOLS, Baseline, EvalSettings, KernelReport
 
 HARNESS_NAME = "kernels"
 ENTRY_POINT = "solution.py"
+CUDA_ENTRY_POINT = "solution.cu"  # a robust-kbench submission
 PROBLEM_FILE = "problem.txt"
 CACHE_DIR = "kernels"  # under Workspace.private
 _REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -73,14 +78,19 @@ def adapter_options(workspace: Workspace | None) -> dict:
     return (yaml.safe_load(manifest.read_text()) or {}).get("options", {}) or {}
 
 
-def problems_dir(workspace: Workspace | None, override: Path | None) -> Path:
+def problems_dir(workspace: Workspace | None, override: Path | None, data: Path | None = None) -> Path:
     if override:
         return Path(override).resolve()
     configured = adapter_options(workspace).get("problems_dir")
     if configured:
         path = Path(str(configured)).expanduser()
         return path if path.is_absolute() else workspace.root / path
-    return BUILTIN_PROBLEMS
+    return resolve_problem_set(data, None)
+
+
+def solution_file(exp_dir: Path) -> Path:
+    python = exp_dir / ENTRY_POINT
+    return exp_dir / CUDA_ENTRY_POINT if not python.is_file() and (exp_dir / CUDA_ENTRY_POINT).is_file() else python
 
 
 def python_path(*excluded: Path) -> str:
@@ -113,17 +123,18 @@ def load_outputs(path: Path) -> list[torch.Tensor] | None:
     return None
 
 
-def reference_fn(problem: ProblemRef, settings: EvalSettings, workspace: Workspace, timeout_s: float) -> ReferenceFn:
+def reference_fn(problem: ProblemRef, workspace: Workspace, timeout_s: float) -> ReferenceFn:
     """The pristine reference process, one run per request: trusted code only, so no sandbox; its baselines and
     compile caches stay under .private/, where experiment code can neither read nor plant anything."""
     cache = workspace.private / CACHE_DIR
 
-    def reference(seeds: list[int]) -> tuple[Baseline, Outputs]:
+    def reference(settings: EvalSettings, seeds: list[int]) -> tuple[Baseline, Outputs]:
         cache.mkdir(parents=True, exist_ok=True)
         with tempfile.TemporaryDirectory(dir=cache, prefix="request-") as tmp:
             out = Path(tmp)
             argv = [sys.executable, "-P", "-m", "harnesses.kernels.reference", "--problem-file", str(problem.path),
-                    "--settings", settings.model_dump_json(), "--seeds", ",".join(map(str, seeds)),
+                    "--format", problem.format, "--settings", settings.model_dump_json(),
+                    "--seeds", ",".join(map(str, seeds)),
                     "--cache", str(cache), "--out", str(out)]
             env = {"PYTHONPATH": python_path(workspace.root), "PYTHONDONTWRITEBYTECODE": "1",
                    "TORCHINDUCTOR_CACHE_DIR": str(cache / "inductor"), "TRITON_CACHE_DIR": str(cache / "triton")}
@@ -145,13 +156,15 @@ def solution_fn(problem: ProblemRef, exp_dir: Path, workspace: Workspace, sandbo
                 timeout_s: float) -> SolutionFn:
     """The solution's process, in the sandbox; a crash or timeout there is the solution's failure."""
     io = exp_dir / IO_DIR
+    solution = solution_file(exp_dir)
 
     def run_solution(settings: EvalSettings, reference_ops: list[str] | None,
                      reverify_below_ms: float) -> tuple[KernelReport, Outputs]:
         _clear(io)
         io.mkdir()
         argv = [sys.executable, "-P", "-m", "harnesses.kernels.runner", "--problem-file", str(problem.path),
-                "--solution", str(exp_dir / ENTRY_POINT), "--settings", settings.model_dump_json(), "--io", str(io),
+                "--format", problem.format, "--solution", str(solution), "--settings", settings.model_dump_json(),
+                "--io", str(io),
                 "--reverify-below-ms", repr(reverify_below_ms)]
         if reference_ops is not None:
             argv += ["--reference-ops", json.dumps(reference_ops)]
@@ -164,18 +177,18 @@ def solution_fn(problem: ProblemRef, exp_dir: Path, workspace: Workspace, sandbo
         try:
             run = run_experiment_process(argv, exp_dir=exp_dir, workspace=workspace, timeout_s=timeout_s,
                                          sandbox=sandbox, inputs=(problem.path.parent, _REPO_ROOT), env=env)
-            return _read_run(run, io, settings, problem, exp_dir, timeout_s)
+            return _read_run(run, io, settings, problem, solution, timeout_s)
         finally:
             _clear(io)
 
     return run_solution
 
 
-def _read_run(run: CommandResult, io: Path, settings: EvalSettings, problem: ProblemRef, exp_dir: Path,
+def _read_run(run: CommandResult, io: Path, settings: EvalSettings, problem: ProblemRef, solution: Path,
               timeout_s: float) -> tuple[KernelReport, Outputs]:
     """What the solution's process left in `io`. Every process of the run is dead by now (the sandbox's PID
     namespace, or the reaper), so nothing swaps these files while they are read."""
-    base = KernelReport(problem=problem.name, solution=str(exp_dir / ENTRY_POINT), device=settings.device,
+    base = KernelReport(problem=problem.name, solution=str(solution), device=settings.device,
                         mode=settings.mode)
     if run.timed_out:
         return base.model_copy(update={"rejected_rule": "timeout", "reason": f"no verdict within {timeout_s:g} s"}), {}
@@ -198,21 +211,39 @@ def to_result(report: KernelReport, seed: int, wall_seconds: float) -> RunResult
         value = getattr(report, name)
         if value is not None:
             metrics[name] = float(value)
+    # the suites' numbers beside ours, under their own names: never the ranked metric
+    for protocol, timing in report.protocols.items():
+        for name in ("speedup_vs_eager", "speedup_vs_compile"):
+            if (value := getattr(timing, name)) is not None:
+                metrics[f"{protocol.replace('-', '_')}_{name}"] = float(value)
+    if report.shape_check is not None and report.shape_check.status != "unavailable":
+        metrics["shape_check_ok"] = 1.0 if report.shape_check.status == "passed" else 0.0
     return RunResult(status="ok" if report.accepted else "failed", eval_mode=report.mode, metrics=metrics,
                      details=report.model_dump(mode="json"), error=report.reason,
                      error_signature=report.rejected_rule, harness=HARNESS_NAME, seed=seed,
                      wall_seconds=round(wall_seconds, 3))
 
 
+def protocol_names(options: dict) -> list[str]:
+    """The campaign's `domain_options.protocols`: suite protocols to time beside ours."""
+    names = [n.strip() for n in str(options.get("protocols", "")).split(",") if n.strip()]
+    unknown = [n for n in names if n not in PROTOCOLS]
+    if unknown:
+        raise EvaluationFailure("bad_options", f"domain_options.protocols: unknown {unknown} "
+                                               f"(known: {', '.join(PROTOCOLS)})")
+    return names
+
+
 def evaluate_experiment(exp_dir: Path, workspace: Workspace, mode: str, seed: int = 0, *, problem: str | None = None,
-                        device: str | None = None, problems: Path | None = None,
+                        device: str | None = None, problems: Path | None = None, data: Path | None = None,
                         sandbox: SandboxConfig | None = None, timeout_s: float = 1800.0, **overrides) -> RunResult:
     exp_dir = Path(exp_dir).resolve()
     clear_result(workspace, exp_dir, mode)
-    if not (exp_dir / ENTRY_POINT).is_file():
-        raise EvaluationFailure("bad_experiment", f"{ENTRY_POINT} not found in {exp_dir}")
+    solution = solution_file(exp_dir)
+    if not solution.is_file():
+        raise EvaluationFailure("bad_experiment", f"{ENTRY_POINT} (or {CUDA_ENTRY_POINT}) not found in {exp_dir}")
     try:
-        ref = find_problem(problem_name(exp_dir, problem), problems_dir(workspace, problems))
+        ref = find_problem(problem_name(exp_dir, problem), problems_dir(workspace, problems, data))
     except (KeyError, FileNotFoundError) as exc:
         raise EvaluationFailure("bad_experiment", str(exc)) from exc
     threshold = adapter_options(workspace).get("reverify_threshold")
@@ -221,7 +252,7 @@ def evaluate_experiment(exp_dir: Path, workspace: Workspace, mode: str, seed: in
     # "auto" is resolved in the reference process: this one never initialises CUDA
     settings = EvalSettings.for_mode(mode, device=device or "auto", seed=seed, **overrides)
     started = time.monotonic()
-    report = judge_solution(ref, exp_dir / ENTRY_POINT, settings, reference_fn(ref, settings, workspace, timeout_s),
+    report = judge_solution(ref, solution, settings, reference_fn(ref, workspace, timeout_s),
                             solution_fn(ref, exp_dir, workspace, sandbox, timeout_s))
     result = to_result(report, seed, time.monotonic() - started)
     record(workspace, exp_dir, result)
@@ -245,8 +276,9 @@ def main(argv: list[str] | None = None) -> int:
 
     def run(args: HarnessArgs) -> RunResult:
         return evaluate_experiment(args.experiment, args.workspace, args.mode, args.seed, problem=known.problem,
-                                   device=known.device, problems=known.problems_dir, sandbox=args.sandbox,
-                                   timeout_s=known.timeout, **overrides)
+                                   device=known.device, problems=known.problems_dir, data=args.data,
+                                   sandbox=args.sandbox, timeout_s=known.timeout,
+                                   protocols=protocol_names(args.options), **overrides)
 
     return harness_main(run, rest, name=HARNESS_NAME, description=__doc__.splitlines()[0])
 

@@ -2,12 +2,15 @@
 computed in a process that never imports a solution (evaluate.py starts it with `python -P`, outside the sandbox,
 from a folder under the workspace's `.private/`).
 
-    python -P -m harnesses.kernels.reference --problem-file P --settings JSON --seeds S1,S2,... --cache DIR --out DIR
+    python -P -m harnesses.kernels.reference --problem-file P [--format F] --settings JSON --seeds S1,S2,...
+        --cache DIR --out DIR
 
 The baseline (op set, timings, environment) is cached in `--cache` (the workspace's `.private/kernels/`, hidden
-from experiment code) under a key over the problem file, the settings that shape the timings, the environment,
-torch's precision state and the code that measures it. Outputs depend on the input seeds, so they are computed for
-each request: `--out` gets `baseline.json` and one `<seed>.pt` per input set (the output tensors, on the CPU).
+from experiment code) under a key over the problem file, its configuration, the settings that shape the timings,
+the environment, torch's precision state and the code that measures it. Besides ours, it times the baselines under
+each protocol the settings name (settings.PROTOCOLS: robust-kbench's compiled baseline is `max-autotune`), and
+records the precision state. Outputs depend on the input seeds, so they are computed for each request: `--out`
+gets `baseline.json` and one `<seed>.pt` per input set (the output tensors, on the CPU).
 """
 
 from __future__ import annotations
@@ -25,10 +28,10 @@ import torch
 from harnesses.base.torch_state import global_settings
 from harnesses.kernels.correctness import host_copy
 from harnesses.kernels.integrity import TimerSnapshot, record_ops
-from harnesses.kernels.problem import ProblemRef, short_error
-from harnesses.kernels.settings import Baseline, EnvInfo, EvalSettings
-from harnesses.kernels.timing import MIN_WINDOW_MS, Timer, median
-from harnesses.kernels.workload import make_inputs, open_problem, reference_model
+from harnesses.kernels.problem import ProblemRef, problem_ref, short_error
+from harnesses.kernels.settings import PROTOCOLS, Baseline, EnvInfo, EvalSettings, Protocol, Timing
+from harnesses.kernels.timing import Timer
+from harnesses.kernels.workload import open_problem, precision
 
 BASELINE_FILE = "baseline.json"
 # a change to how baselines are measured must not reuse the old numbers
@@ -55,27 +58,34 @@ def environment(device: torch.device) -> EnvInfo:
 class ReferenceSession:
     def __init__(self, problem: ProblemRef, settings: EvalSettings) -> None:
         self.problem = problem
-        self.settings, self.device, self.module = open_problem(problem, settings)
-        settings = self.settings
-        self.model = reference_model(self.module, settings.seed, self.device)
-        self.compiled = torch.compile(self.model) if settings.use_compile else None
+        self.settings, self.device, self.workload = open_problem(problem, settings)
+        self.model = self.workload.reference_model(self.settings.seed, self.device)
+        self._compiled: dict[str, torch.nn.Module] = {}
         self.env = environment(self.device)
         self.key = self._key()
+
+    def compiled(self, mode: str) -> torch.nn.Module:
+        if mode not in self._compiled:
+            self._compiled[mode] = torch.compile(self.model, mode=None if mode == "default" else mode)
+        return self._compiled[mode]
 
     def _key(self) -> str:
         s = self.settings
         here = Path(__file__).resolve().parent
         fields = {
             "problem": hashlib.sha256(self.problem.path.read_bytes()).hexdigest(),
+            "config": self.workload.label, "format": self.problem.format,
+            "config_file": hashlib.sha256(self.problem.config_file.read_bytes()).hexdigest()
+            if self.problem.format == "robust-kbench" else None,
             "settings": {"device": s.device, "small": s.use_small, "compile": s.use_compile, "trials": s.trials,
-                         "warmup": s.warmup, "repeats": s.repeats},
+                         "warmup": s.warmup, "repeats": s.repeats, "protocols": sorted(set(s.protocols))},
             "env": self.env.model_dump(), "torch_state": global_settings(),
             "code": {name: hashlib.sha256((here / name).read_bytes()).hexdigest() for name in _MEASURING_CODE},
         }
         return hashlib.sha256(json.dumps(fields, sort_keys=True).encode()).hexdigest()
 
     def inputs(self, seed: int) -> list:
-        return make_inputs(self.module, seed, self.device)
+        return self.workload.make_inputs(seed, self.device)
 
     @torch.no_grad()
     def outputs(self, seeds: list[int]) -> dict[int, list[torch.Tensor]]:
@@ -87,25 +97,39 @@ class ReferenceSession:
         # the calls the solution gets before its timing (its correctness sets), so both are timed as warm: the
         # first calls of an op on a CPU can be 100x slower
         first, *rest = s.correctness_seeds()
-        _, ops = record_ops(self.model, *self.inputs(first))
+        first_inputs = self.inputs(first)
+        _, ops = record_ops(self.model, *first_inputs)
         for seed in rest:
             self.model(*self.inputs(seed))
         input_sets = [self.inputs(seed) for seed in s.timing_seeds()]
-        timer = Timer(self.device, TimerSnapshot())
+        snapshot = TimerSnapshot()
 
-        def timed(fn) -> float:
-            return median(timer.times_ms(fn, input_sets, s.trials, s.warmup, MIN_WINDOW_MS))
+        def timed(protocol: Protocol, fn) -> float:
+            return Timer(self.device, snapshot, protocol).measure(fn, input_sets, s)
 
+        ours = PROTOCOLS["ours"]
         eager, compiled, error = [], [], None
         for _ in range(s.repeats):
-            eager.append(timed(self.model))
-            if self.compiled is not None and error is None:
+            eager.append(timed(ours, self.model))
+            if s.use_compile and error is None:
                 try:
-                    compiled.append(timed(self.compiled))
+                    compiled.append(timed(ours, self.compiled(ours.compile_mode)))
                 except Exception as exc:  # torch.compile failing is recorded, never fatal: it is the baseline
                     error = short_error(exc)
         return Baseline(key=self.key, env=self.env, ops=sorted(ops), eager_ms_repeats=eager,
-                        compile_ms_repeats=[] if error else compiled, compile_error=error)
+                        compile_ms_repeats=[] if error else compiled, compile_error=error,
+                        config=self.workload.label, precision=precision(first_inputs),
+                        protocols={p.name: self._protocol_baseline(p, timed) for p in s.extra_protocols()})
+
+    def _protocol_baseline(self, protocol: Protocol, timed) -> Timing:
+        timing = Timing(protocol=protocol.name, eager_ms=timed(protocol, self.model))
+        if self.settings.use_compile:
+            timing.compile_mode = protocol.compile_mode
+            try:
+                timing.compile_ms = timed(protocol, self.compiled(protocol.compile_mode))
+            except Exception as exc:  # as above: the baseline's own failure is recorded
+                timing.compile_error = short_error(exc)
+        return timing
 
     def baseline(self, cache: Path) -> Baseline:
         """The cached baseline for this key, else one measured now and cached."""
@@ -126,13 +150,14 @@ class ReferenceSession:
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description="pristine reference data for one problem (run by evaluate.py)")
     parser.add_argument("--problem-file", type=Path, required=True)
+    parser.add_argument("--format", choices=("kernelbench", "robust-kbench"), default="kernelbench")
     parser.add_argument("--settings", required=True, help="EvalSettings as JSON")
     parser.add_argument("--seeds", required=True, help="comma-separated input seeds to write outputs for")
     parser.add_argument("--cache", type=Path, required=True)
     parser.add_argument("--out", type=Path, required=True)
     args = parser.parse_args(argv)
     settings = EvalSettings.model_validate_json(args.settings)
-    session = ReferenceSession(ProblemRef(name=args.problem_file.stem, path=args.problem_file), settings)
+    session = ReferenceSession(problem_ref(args.problem_file, args.format), settings)
     baseline = session.baseline(args.cache)
     for seed, tensors in session.outputs([int(s) for s in args.seeds.split(",")]).items():
         torch.save(tensors, args.out / f"{seed}.pt")

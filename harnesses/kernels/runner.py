@@ -1,7 +1,10 @@
 """The solution's process: import the solution, run it on fresh input sets, keep its outputs, time it.
 
-    python -P -m harnesses.kernels.runner --problem-file P --solution S --settings JSON --io DIR
+    python -P -m harnesses.kernels.runner --problem-file P [--format F] --solution S --settings JSON --io DIR
         [--reference-ops JSON] [--reverify-below-ms MS]
+
+S is a `ModelNew` file, or, for a robust-kbench task, a `.cu` file exporting `forward`, built as robust-kbench
+builds it (-O3 --use_fast_math) and run as the task's own Model with `fn=forward`.
 
 evaluate.py starts this in the sandbox, with `-P` and a PYTHONPATH that leaves out the experiment folder (a
 `harnesses/` package there must not stand in for this module). The solution shares this process, so everything
@@ -18,6 +21,7 @@ the reference's outputs, on inputs it cannot know in advance.
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import os
 from pathlib import Path
@@ -28,14 +32,16 @@ import torch
 from harnesses.base.torch_state import TorchState
 from harnesses.kernels.correctness import flatten, host_copy, poison_memory, same_storage
 from harnesses.kernels.integrity import TimerSnapshot, fallback_ops, record_ops
-from harnesses.kernels.problem import ProblemRef, load_module, short_error
-from harnesses.kernels.settings import EvalSettings, KernelReport
-from harnesses.kernels.timing import MIN_WINDOW_MS, Timer, median
-from harnesses.kernels.workload import make_inputs, open_problem, reference_model
+from harnesses.kernels.problem import ProblemRef, load_module, problem_ref, short_error
+from harnesses.kernels.settings import EvalSettings, KernelReport, Timing
+from harnesses.kernels.timing import Timer, median
+from harnesses.kernels.workload import open_problem
 
 # taken when the harness is imported, before any solution code can run in this process
 SNAPSHOT = TimerSnapshot()
 REPORT_FILE = "kernel_report.json"
+# robust-kbench's cuda_eval.py COMPILE_FLAGS, for a `.cu` submission
+CUDA_FLAGS = ["-O3", "--use_fast_math"]
 # about 1 ms at H100 clocks: longer than the host takes to enqueue a forward and the copy after it
 _FORWARD_HEADSTART_CYCLES = 2_000_000
 _NAMES_SHOWN = 12
@@ -56,15 +62,25 @@ def _listed(names: list[str]) -> str:
     return ", ".join(names[:_NAMES_SHOWN]) + (f" and {more} more" if more > 0 else "")
 
 
+class _TaskModel(torch.nn.Module):
+    """A robust-kbench task's own Model with a `.cu` submission's `forward` in place of its `forward_fn`."""
+
+    def __init__(self, model: torch.nn.Module, fn: Any) -> None:
+        super().__init__()
+        self.model, self.fn = model, fn
+
+    def forward(self, *inputs: Any) -> Any:
+        return self.model(*inputs, fn=self.fn)
+
+
 class SolutionSession:
     def __init__(self, problem: ProblemRef, settings: EvalSettings) -> None:
         self.problem = problem
-        self.settings, self.device, self.module = open_problem(problem, settings)
+        self.settings, self.device, self.workload = open_problem(problem, settings)
         settings = self.settings
-        self.init_inputs = list(self.module.get_init_inputs())
+        self.init_args, self.init_kwargs = self.workload.init_args()
         # the reference's initial weights, for a ModelNew with the same parameters; the model itself is dropped
-        self.reference_state = reference_model(self.module, settings.seed, self.device).state_dict()
-        self.timer = Timer(self.device, SNAPSHOT)
+        self.reference_state = self.workload.reference_model(settings.seed, self.device).state_dict()
         self.state: TorchState | None = None
         self.outputs: dict[int, list[torch.Tensor]] = {}
 
@@ -91,6 +107,10 @@ class SolutionSession:
         model = self._build_solution(solution_path)
         self._run_sets(model, s.correctness_seeds(), reference_ops)
         self._time(model, s.timing_seeds(), s.trials, report)
+        for protocol in s.extra_protocols():
+            report.protocols[protocol.name] = Timing(protocol=protocol.name, solution_ms=Timer(
+                self.device, SNAPSHOT, protocol).measure(model, self._timing_sets(s.timing_seeds()), s))
+            self._check_tamper(f"timing under the {protocol.name} protocol")
         if reverify_below_ms is None or report.solution_ms >= reverify_below_ms:
             return
         # a suspiciously large win: run it again on new inputs with more of everything before it counts
@@ -108,6 +128,8 @@ class SolutionSession:
             os.environ.setdefault("MAX_JOBS", str(os.cpu_count() or 4))
         # the last thing before the import: what the harness set up is the baseline
         self.state = TorchState() if self.settings.state_check else None
+        if solution_path.suffix == ".cu":
+            return self._build_cuda_submission(solution_path)
         try:
             module = load_module(solution_path)
         except Exception as exc:  # the solution's own import error is its verdict, not the harness's crash
@@ -117,9 +139,28 @@ class SolutionSession:
             raise Rejected("no_modelnew", "the solution defines no ModelNew")
         torch.manual_seed(self.settings.seed)
         try:
-            model = module.ModelNew(*self.init_inputs)
+            model = module.ModelNew(*self.init_args, **self.init_kwargs)
         except Exception as exc:
             raise Rejected("error", f"ModelNew(*get_init_inputs()) failed: {short_error(exc)}") from exc
+        return self._placed(model)
+
+    def _build_cuda_submission(self, solution_path: Path) -> torch.nn.Module:
+        if self.problem.format != "robust-kbench":
+            raise Rejected("no_modelnew", "a .cu submission needs a robust-kbench task (its Model takes `fn`)")
+        from torch.utils.cpp_extension import load
+
+        try:
+            # named by its source, so an unchanged file reuses its build
+            name = f"robust_kbench_{hashlib.sha256(solution_path.read_bytes()).hexdigest()[:16]}"
+            ext = load(name=name, sources=[str(solution_path)], extra_cuda_cflags=CUDA_FLAGS, verbose=False)
+        except Exception as exc:  # a build failure is the submission's verdict
+            raise Rejected("import_error", short_error(exc)) from exc
+        self._check_tamper("building the .cu submission")
+        torch.manual_seed(self.settings.seed)
+        model = self._placed(self.workload.module.Model(*self.init_args, **self.init_kwargs))
+        return _TaskModel(model, ext.forward)
+
+    def _placed(self, model: torch.nn.Module) -> torch.nn.Module:
         state = model.state_dict()
         if state.keys() == self.reference_state.keys() and all(state[k].shape == v.shape for k, v in
                                                                self.reference_state.items()):
@@ -170,7 +211,7 @@ class SolutionSession:
     def _run_sets(self, model: torch.nn.Module, seeds: list[int], reference_ops: list[str] | None) -> None:
         previous = None
         for k, seed in enumerate(seeds):
-            inputs = make_inputs(self.module, seed, self.device)
+            inputs = self.workload.make_inputs(seed, self.device)
             saved = _clone(inputs)
             poison_memory(self.device)
             record = k == 0 and reference_ops is not None
@@ -193,12 +234,16 @@ class SolutionSession:
             self.outputs[seed] = host_copy(outs)
             previous = out
 
+    def _timing_sets(self, seeds: list[int]) -> list[list[Any]]:
+        return [self.workload.make_inputs(seed, self.device) for seed in seeds]
+
     def _time(self, model: torch.nn.Module, seeds: list[int], trials: int, report: KernelReport) -> None:
         s = self.settings
-        input_sets = [make_inputs(self.module, seed, self.device) for seed in seeds]
+        input_sets = self._timing_sets(seeds)
+        timer, settings = Timer(self.device, SNAPSHOT), s.model_copy(update={"trials": trials})
         times = []
         for _ in range(s.repeats):
-            times.append(median(self.timer.times_ms(model, input_sets, trials, s.warmup, MIN_WINDOW_MS)))
+            times.append(timer.measure(model, input_sets, settings))
             self._check_tamper("timing")
         report.solution_ms_repeats, report.solution_ms = times, median(times)
 
@@ -214,6 +259,7 @@ def _same(a: torch.Tensor, b: torch.Tensor) -> bool:
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description="run one kernel solution (started by harnesses.kernels.evaluate)")
     parser.add_argument("--problem-file", type=Path, required=True)
+    parser.add_argument("--format", choices=("kernelbench", "robust-kbench"), default="kernelbench")
     parser.add_argument("--solution", type=Path, required=True)
     parser.add_argument("--settings", required=True, help="EvalSettings as JSON")
     parser.add_argument("--io", type=Path, required=True, help="folder for the report and the outputs")
@@ -222,7 +268,7 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     settings = EvalSettings.model_validate_json(args.settings)
     ops = json.loads(args.reference_ops) if args.reference_ops else None
-    problem = ProblemRef(name=args.problem_file.stem, path=args.problem_file)
+    problem = problem_ref(args.problem_file, args.format)
     report, outputs = SolutionSession(problem, settings).evaluate(args.solution, ops, args.reverify_below_ms)
     for seed, tensors in outputs.items():
         torch.save(tensors, args.io / f"{seed}.pt")

@@ -174,12 +174,29 @@ def check_source(source: str) -> list[Violation]:
         violations.append(Violation(rule="no_modelnew", detail="the solution must define a ModelNew class"))
     if "Model" not in visitor.defined_classes and re.search(r"\bModel\s*\(", source):
         violations.append(Violation(rule="calls_reference", detail="instantiates the reference Model"))
-    lines = source.splitlines()
-    for rule, pattern, detail in _TEXT_RULES:
-        for number, line in enumerate(lines, start=1):
-            match = pattern.search(line)
-            if match:
-                violations.append(Violation(rule=rule, detail=f"{detail}: {match.group(0)!r}", line=number))
+    return _sorted(violations + _text_violations(source))
+
+
+_EXPORTS_FORWARD = re.compile(r"""\.def\s*\(\s*"forward"\s*,""")
+
+
+def check_cuda_source(source: str) -> list[Violation]:
+    """A robust-kbench submission (a `.cu` file the harness builds, whose `forward` takes the place of the task's
+    `forward_fn`): the text rules, and the export."""
+    violations = _text_violations(source)
+    if not _EXPORTS_FORWARD.search(source):
+        violations.append(Violation(rule="no_modelnew", detail='the .cu file must export `forward` '
+                                                               '(m.def("forward", ...) in PYBIND11_MODULE)'))
+    return _sorted(violations)
+
+
+def _text_violations(source: str) -> list[Violation]:
+    return [Violation(rule=rule, detail=f"{detail}: {match.group(0)!r}", line=number)
+            for rule, pattern, detail in _TEXT_RULES
+            for number, line in enumerate(source.splitlines(), start=1) if (match := pattern.search(line))]
+
+
+def _sorted(violations: list[Violation]) -> list[Violation]:
     return sorted(violations, key=lambda v: _RULE_PRIORITY.index(v.rule))
 
 

@@ -171,14 +171,11 @@ def test_a_built_in_manifest_command_hands_the_harness_the_campaigns_values(tmp_
         template = getattr(manifest.experiment, f"{mode}_command")
         argv = shlex.split(harness_command(template, inputs, ws, exp, mode, 3))
         assert argv[:4] == [sys.executable, "-P", "-m", f"harnesses.{manifest.harness}.evaluate"]
-        harness_argv = argv[4:]
-        if "--data" not in harness_argv:  # the kernels harness names its problem set itself
-            harness_argv += ["--data", str(tmp_path)]
-        args = parse_harness_args(harness_argv, "d")
+        args = parse_harness_args(argv[4:], "d")
         assert (args.experiment, args.mode, args.seed, args.sandbox) == (exp, mode, 3, config.sandbox)
         # what each harness reads reaches it; what it does not read is not passed
         used = {"time_series": {"--data", "--time-limit", "--options"}, "llm_speedrun": {"--data", "--options",
-                "--campaign-seed"}, "cuda_kernel": set()}[adapter]
+                "--campaign-seed"}, "cuda_kernel": {"--data", "--options"}}[adapter]  # a problem set, protocols
         assert {"--data", "--time-limit", "--options", "--campaign-seed"} & set(argv) == used
         assert args.data == tmp_path.resolve()
         assert args.time_limit_s == (limit if "--time-limit" in used else None)

@@ -5,30 +5,19 @@ all three protocols and shape-checked at the task's multi configuration. Run on 
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
-import torch
 
 from alphalab.results import read_result
 from alphalab.workspace import Workspace
+from test_kernels_gpu import REPO, REPO_ENV, _needs_cuda  # noqa: F401 (_needs_cuda: an autouse fixture)
 
 pytestmark = pytest.mark.gpu
 
-REPO = Path(__file__).resolve().parents[1]
-REPO_ENV = {**os.environ,
-            "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")]))}
 TASKS = REPO / "tests" / "fixtures" / "kernel_suites" / "robust_kbench" / "tasks"
-
-
-@pytest.fixture(autouse=True)
-def _needs_cuda():
-    if not torch.cuda.is_available():
-        pytest.fail("these tests need a CUDA GPU; deselect them with -m 'not gpu'")
 
 
 def test_a_cu_submission_is_built_timed_under_every_protocol_and_shape_checked(tmp_path):

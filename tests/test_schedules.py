@@ -72,7 +72,8 @@ def test_a_workspace_template_is_filled_from_the_scheduled_start_and_checked_bef
 
     from prefect.exceptions import ParameterTypeError
 
-    from flows.campaign import campaign, fill_workspace
+    from flows.campaign import campaign
+    from flows.campaign_workspace import fill_workspace
 
     night = datetime(2026, 1, 31, 2, 0, tzinfo=timezone.utc)
     assert fill_workspace("runs/nightly/{name}-{date}", "ts-demo", night) == "runs/nightly/ts-demo-2026-01-31"
@@ -92,6 +93,7 @@ def test_each_scheduled_run_gets_its_own_workspace_and_a_held_workspace_is_refus
                                                                                    monkeypatch):
     """`stop_after=-1` runs no phase: the campaign flow opens its workspace and returns."""
     import flows.campaign as module
+    import flows.campaign_workspace as lock
     from fixtures.pipeline_helpers import use_fixture_library, write_config
 
     use_fixture_library(monkeypatch)
@@ -102,10 +104,10 @@ def test_each_scheduled_run_gets_its_own_workspace_and_a_held_workspace_is_refus
     assert (made / "campaign.yaml").is_file()
 
     # while one run holds a workspace, another run on it fails at once, writing nothing there
-    monkeypatch.setattr(module, "WORKSPACE_WAIT_S", 1.0)
+    monkeypatch.setattr(lock, "WORKSPACE_WAIT_S", 1.0)
     held = tmp_path / "held"
-    with module.workspace_held(held):
-        with pytest.raises(module.WorkspaceInUse, match=f"workspace {held} is in use by another campaign run"):
+    with lock.workspace_held(held):
+        with pytest.raises(lock.WorkspaceInUse, match=f"workspace {held} is in use by another campaign run"):
             module.campaign(config, workspace=str(held), stop_after=-1)
         assert not held.exists()
     # and once it is let go, the next run has it
